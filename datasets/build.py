@@ -1,0 +1,100 @@
+"""`python -m datasets.build`: build or find the cached LUDB beat-window dataset and summarise it."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from .cache import CacheError, WindowDataset, default_cache_dir, load_or_build
+from .config import DatasetConfig, parse_leads
+from .ludb import LudbError
+
+
+def add_dataset_args(p: argparse.ArgumentParser) -> None:
+    """The dataset options, shared by every CLI that needs windows (so their defaults agree)."""
+    d = DatasetConfig()
+    g = p.add_argument_group("dataset")
+    g.add_argument("--data-dir", help="LUDB folder (holds RECORDS, ludb.csv, data/). Default: $LUDB_DIR, "
+                   "else the user cache, downloading LUDB there from PhysioNet if absent")
+    g.add_argument("--cache-dir", help=f"where window datasets are cached (default {default_cache_dir()}; "
+                   "$ECG_SEARCH_CACHE moves the whole project cache)")
+    g.add_argument("--lead", default=",".join(d.leads), help="lead name, comma-separated list, or 'all' "
+                   "(each lead becomes its own single-lead sample). Default %(default)s")
+    g.add_argument("--window", type=int, default=d.window, help="samples per window (default %(default)s = 0.8 s at 500 Hz)")
+    g.add_argument("--r-index", type=int, default=d.r_index, help="R-peak index inside the window (default %(default)s)")
+    g.add_argument("--highpass-hz", type=float, default=d.highpass_hz,
+                   help="baseline-wander high-pass cut-off in Hz, 0 to turn off (default %(default)s)")
+    g.add_argument("--min-corr", type=float, default=d.min_corr,
+                   help="reject beats whose correlation with their record's median beat is lower (default %(default)s)")
+    g.add_argument("--min-ptp-mv", type=float, default=d.min_ptp_mv, help="reject flatter beats (default %(default)s mV)")
+    g.add_argument("--max-abs-mv", type=float, default=d.max_abs_mv, help="reject beats beyond this (default %(default)s mV)")
+    g.add_argument("--split", default=",".join(f"{f:g}" for f in d.split),
+                   help="train,val,test fractions of records (default %(default)s)")
+    g.add_argument("--split-seed", type=int, default=d.split_seed, help="seed of the record split (default %(default)s)")
+    g.add_argument("--no-stratify", action="store_true", help="do not stratify the split by rhythm")
+
+
+def config_from_args(args: argparse.Namespace) -> DatasetConfig:
+    """DatasetConfig from parsed `add_dataset_args` options; ValueError names a bad value."""
+    split = tuple(float(x) for x in args.split.split(","))
+    return DatasetConfig(
+        leads=parse_leads(args.lead), window=args.window, r_index=args.r_index,
+        highpass_hz=args.highpass_hz or None, min_corr=args.min_corr, min_ptp_mv=args.min_ptp_mv,
+        max_abs_mv=args.max_abs_mv, split=split, split_seed=args.split_seed, stratify=not args.no_stratify,
+    )
+
+
+def summary(ds: WindowDataset, hit: bool, seconds: float, entry: Path) -> str:
+    m = ds.meta
+    lines = [
+        f"LUDB beat windows, lead(s) {','.join(m['config']['leads'])}: "
+        f"{'cache hit' if hit else 'built'} in {seconds:.2f} s",
+        f"  records      {m['records']} listed, {m['records_used']} gave windows "
+        f"(train/val/test records: {'/'.join(str(m['records_per_split'][s]) for s in ('train', 'val', 'test'))})",
+        f"  windows      {m['windows']}: " + ", ".join(f"{s} {n}" for s, n in m["per_split"].items()),
+        f"  rejected     {sum(m['rejected'].values())}: " + ", ".join(f"{r} {n}" for r, n in m["rejected"].items()),
+        f"  scale        1.0 = {m['scale_mv']:.4f} mV (fitted on train); {m['clipped_to_unit']} val/test windows clipped to [-1, 1]",
+        f"  cache        {entry}",
+    ]
+    if m["skipped"]:
+        lines.append(f"  skipped      {len(m['skipped'])} record/lead pairs, e.g. {m['skipped'][0]}")
+    if m["detector_used"]:
+        lines.append(f"  detector     R peaks detected (no annotations) for {len(m['detector_used'])} record/lead pairs")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m datasets.build",
+        description="Build (or find in the cache) the LUDB single-lead beat-window dataset every search "
+        "trial trains on: 400-sample windows with the R peak at index 150, noisy beats rejected, "
+        "split by record, scaled to [-1, 1].",
+    )
+    add_dataset_args(p)
+    p.add_argument("--workers", type=int, default=None, help="processes for a build (default: all cores)")
+    p.add_argument("--plot", metavar="PNG", help="also write a grid of example windows per split and rhythm")
+    args = p.parse_args(argv)
+    try:
+        cfg = config_from_args(args)
+    except ValueError as exc:
+        p.error(str(exc))
+    t0 = time.perf_counter()
+    try:
+        ds, hit = load_or_build(args.data_dir, cfg, cache_dir=args.cache_dir, workers=args.workers,
+                                progress=sys.stderr.isatty())
+    except (LudbError, CacheError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    seconds = time.perf_counter() - t0
+    entry = Path(args.cache_dir or default_cache_dir()).expanduser() / f"windows-{ds.key}"
+    print(summary(ds, hit, seconds, entry))
+    if args.plot:
+        from .plot import plot_examples
+
+        print(f"  plot         {plot_examples(ds, args.plot)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

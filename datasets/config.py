@@ -1,0 +1,70 @@
+"""Every preprocessing parameter of the window dataset, with its default, in one frozen dataclass.
+
+All of these fields enter the cache key, so changing any one builds a new cache entry.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from .ludb import LEADS
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    """How raw LUDB records become scaled single-lead beat windows.
+
+    Defaults follow the seed (0.8 s beats at 500 Hz, R peak near index 150) with its hand cleaning
+    replaced by the automatic rejection rules below.
+    """
+
+    leads: tuple[str, ...] = ("ii",)  # each lead gives its own single-lead samples
+    window: int = 400  # samples per window (0.8 s at 500 Hz)
+    r_index: int = 150  # sample index of the R peak inside a window
+    fs: int = 500  # required sampling rate in Hz; records at another rate are skipped
+    highpass_hz: float | None = 0.5  # zero-phase baseline-wander removal; None turns it off
+    # Rejection of noisy or atypical beats (counted per reason in the dataset's metadata):
+    min_ptp_mv: float = 0.15  # flat: peak-to-peak amplitude below this (mV)
+    max_abs_mv: float = 6.0  # artefact: any |sample| above this after filtering (mV)
+    max_flat_run: int = 12  # clipping: this many identical consecutive raw samples on the lead's min/max rail
+    min_corr: float = 0.8  # atypical: Pearson correlation with the record's median beat below this
+    # Split by record (fractions of records, not of beats):
+    split: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    split_seed: int = 0
+    stratify: bool = True  # keep each rhythm's share similar in train/val/test
+
+    def __post_init__(self) -> None:
+        bad = [lead for lead in self.leads if lead not in LEADS]
+        if not self.leads or bad:
+            raise ValueError(f"unknown lead(s) {bad or '(none given)'}; choose from {', '.join(LEADS)} or 'all'")
+        if self.window < 16:
+            raise ValueError(f"window={self.window} is too short; use at least 16 samples (default 400)")
+        if not 0 <= self.r_index < self.window:
+            raise ValueError(f"r_index={self.r_index} must lie inside the window [0, {self.window})")
+        if self.highpass_hz is not None and not 0 < self.highpass_hz < self.fs / 2:
+            raise ValueError(f"highpass_hz={self.highpass_hz} must lie in (0, {self.fs / 2}) Hz, or be None")
+        if len(self.split) != 3 or min(self.split) < 0 or abs(sum(self.split) - 1) > 1e-6:
+            raise ValueError(f"split={self.split} must be three non-negative fractions summing to 1")
+        if not -1 <= self.min_corr <= 1:
+            raise ValueError(f"min_corr={self.min_corr} must lie in [-1, 1]")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DatasetConfig":
+        """Build from a plain dict (e.g. JSON); unknown keys fail, lists become tuples."""
+        d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        return cls(**d)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def parse_leads(text: str) -> tuple[str, ...]:
+    """'ii' -> ('ii',); 'ii,v5' -> ('ii', 'v5'); 'all' -> the 12 leads. Case-insensitive."""
+    text = text.strip().lower()
+    if text == "all":
+        return LEADS
+    leads = tuple(t.strip() for t in text.split(",") if t.strip())
+    bad = [lead for lead in leads if lead not in LEADS]
+    if bad or not leads:
+        raise ValueError(f"unknown lead(s) {bad or text!r}; choose from {', '.join(LEADS)} or 'all'")
+    return leads

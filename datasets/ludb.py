@@ -1,0 +1,261 @@
+"""LUDB access: find a local copy, download it when absent, verify it, read records and metadata.
+
+The Lobachevsky University Electrocardiography Database (LUDB) v1.0.1: 200 ten-second 12-lead
+records at 500 Hz with per-lead wave annotations (one annotation file per lead, named after it).
+Nothing here knows about beats or windows; see `datasets.windows` for that.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+# ---------------------------------------------------------------------------------------------
+# Constants of the database
+# ---------------------------------------------------------------------------------------------
+
+LUDB_VERSION = "1.0.1"
+PHYSIONET_DB = f"ludb/{LUDB_VERSION}"
+LEADS = ("i", "ii", "iii", "avr", "avl", "avf", "v1", "v2", "v3", "v4", "v5", "v6")
+FS = 500
+TOP_FILES = ("RECORDS", "ludb.csv", "SHA256SUMS.txt")
+HOW_TO_POINT = (
+    "Point at a local copy with --data-dir DIR or the LUDB_DIR environment variable "
+    "(the folder that holds RECORDS, ludb.csv and data/)."
+)
+
+
+class LudbError(RuntimeError):
+    """LUDB could not be found, fetched, verified or read; the message says which file and the fix."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding and fetching the data
+# ---------------------------------------------------------------------------------------------
+
+
+def user_cache_dir() -> Path:
+    """Root of this project's per-user cache (`$ECG_SEARCH_CACHE`, else `$XDG_CACHE_HOME/ecg-search`)."""
+    if os.environ.get("ECG_SEARCH_CACHE"):
+        return Path(os.environ["ECG_SEARCH_CACHE"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "ecg-search"
+
+
+def default_data_dir() -> Path:
+    """Where LUDB is downloaded to when neither --data-dir nor LUDB_DIR is given."""
+    return user_cache_dir() / f"ludb-{LUDB_VERSION}"
+
+
+def locate(data_dir: str | os.PathLike | None = None, *, download: bool = True) -> Path:
+    """Return the LUDB folder: `data_dir`, else `$LUDB_DIR`, else the user cache (downloading there).
+
+    An explicit folder (argument or environment) must already hold LUDB: we never download into a
+    folder the user named, so a typo does not silently fetch 200 records somewhere unexpected.
+    """
+    for source, value in (("--data-dir", data_dir), ("LUDB_DIR", os.environ.get("LUDB_DIR"))):
+        if value:
+            path = Path(value).expanduser().resolve()
+            if not path.is_dir():
+                raise LudbError(f"LUDB folder {path} (from {source}) does not exist. {HOW_TO_POINT}")
+            if not (path / "RECORDS").is_file():
+                raise LudbError(
+                    f"{path} (from {source}) has no RECORDS file, so it is not an LUDB folder. {HOW_TO_POINT}"
+                )
+            return path
+    path = default_data_dir()
+    if (path / "RECORDS").is_file():
+        return path
+    if not download:
+        raise LudbError(f"LUDB not found in {path}. {HOW_TO_POINT}")
+    return fetch(path)
+
+
+def _remote_files(record_names: list[str]) -> list[str]:
+    files = []
+    for name in record_names:
+        files += [f"{name}.hea", f"{name}.dat"] + [f"{name}.{lead}" for lead in LEADS]
+    return files
+
+
+def fetch(target: Path, *, progress: bool = True) -> Path:
+    """Download LUDB from PhysioNet into `target` (records, 12 annotation files each, ludb.csv,
+    RECORDS, SHA256SUMS.txt), verify it, and only then move it into place.
+
+    Files go to `<target>.partial` first, so an interrupted download never looks like a complete
+    copy; a rerun resumes there (wfdb skips files already complete).
+    """
+    from tqdm import tqdm
+    from wfdb.io import download as wfdl
+
+    partial = target.with_name(target.name + ".partial")
+    (partial / "data").mkdir(parents=True, exist_ok=True)
+    try:
+        for name in TOP_FILES:
+            wfdl.dl_pn_file((name, "", PHYSIONET_DB, str(partial), True, False))
+        names = (partial / "RECORDS").read_text().split()
+        files = _remote_files(names)  # RECORDS lists 'data/1', so these are 'data/1.hea', ...
+        for rel in tqdm(files, desc="Downloading LUDB", unit="file", disable=not progress):
+            subdir, base = posixpath.split(rel)
+            wfdl.dl_pn_file((base, subdir, PHYSIONET_DB, str(partial), True, False))
+    except Exception as exc:  # network errors come as many types (URLError, HTTPError, OSError, ...)
+        raise LudbError(
+            f"Could not download LUDB from {wfdl.config.db_index_url}{PHYSIONET_DB} into {partial}: {exc}. "
+            f"No local copy was found at --data-dir, LUDB_DIR or {target}. {HOW_TO_POINT} "
+            "LUDB is at https://physionet.org/content/ludb/1.0.1/ (ODC-By)."
+        ) from exc
+    verify_checksums(partial)
+    if target.exists():
+        shutil.rmtree(target)
+    partial.rename(target)
+    return target
+
+
+def verify_checksums(root: Path, only: set[str] | None = None) -> dict[str, str]:
+    """Check files against `root/SHA256SUMS.txt` (when present) and return {relative path: sha256}.
+
+    `only` limits the check to those relative paths. Without SHA256SUMS.txt the hashes are computed
+    and returned but nothing is compared. A mismatch raises LudbError naming the file.
+    """
+    listed: dict[str, str] = {}
+    sums = root / "SHA256SUMS.txt"
+    if sums.is_file():
+        for line in sums.read_text().splitlines():
+            if line.strip():
+                digest, rel = line.split(maxsplit=1)
+                listed[rel.strip()] = digest
+    wanted = sorted(only) if only is not None else sorted(listed)
+    hashes = {}
+    for rel in wanted:
+        path = root / rel
+        if not path.is_file():
+            continue  # a missing file is reported by whoever needs it, with its own context
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if rel in listed and listed[rel] != digest:
+            raise LudbError(
+                f"Checksum mismatch for {path}: SHA256SUMS.txt says {listed[rel][:12]}..., the file "
+                f"hashes to {digest[:12]}.... The file is corrupt or was modified: restore it from "
+                "PhysioNet (or delete the folder to re-download)."
+            )
+        hashes[rel] = digest
+    return hashes
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------------------------
+
+
+def record_names(root: Path) -> list[str]:
+    """Record paths relative to `root` as listed in RECORDS, e.g. ['data/1', 'data/2', ...]."""
+    path = root / "RECORDS"
+    if not path.is_file():
+        raise LudbError(f"{path} is missing. {HOW_TO_POINT}")
+    names = path.read_text().split()
+    if not names:
+        raise LudbError(f"{path} lists no records.")
+    return names
+
+
+def record_id(name: str) -> int:
+    """'data/17' -> 17."""
+    return int(posixpath.basename(name))
+
+
+@dataclass(frozen=True)
+class Record:
+    """One record: `signal` float64 [samples, leads] in mV, lead names, sampling rate in Hz."""
+
+    name: str
+    signal: np.ndarray
+    leads: tuple[str, ...]
+    fs: float
+
+
+def read_record(root: Path, name: str) -> Record:
+    """Read one record's signals in mV with wfdb; LudbError names the file on any failure."""
+    import wfdb
+
+    base = root / name
+    for ext in ("hea", "dat"):
+        if not base.with_suffix(f".{ext}").is_file():
+            raise LudbError(f"{base}.{ext} is missing.")
+    try:
+        header = wfdb.rdheader(str(base))
+    except Exception as exc:  # wfdb raises ValueError/IndexError/... for a corrupt header
+        raise LudbError(f"{base}.hea could not be read by wfdb ({type(exc).__name__}: {exc}).") from exc
+    if set(header.fmt or []) == {"16"} and header.sig_len:
+        # Check the size first: wfdb's own error for a short file is an opaque reshape failure.
+        expected, actual = header.sig_len * header.n_sig * 2, base.with_suffix(".dat").stat().st_size
+        if actual < expected:
+            raise LudbError(f"{base}.dat is truncated: {actual} bytes, {base}.hea declares {expected}.")
+    try:
+        rec = wfdb.rdrecord(str(base))
+    except Exception as exc:
+        raise LudbError(f"{base}.hea/.dat could not be read by wfdb ({type(exc).__name__}: {exc}).") from exc
+    return Record(name=name, signal=rec.p_signal, leads=tuple(s.lower() for s in rec.sig_name), fs=float(rec.fs))
+
+
+def read_qrs_peaks(root: Path, name: str, lead: str) -> np.ndarray | None:
+    """Sample indices of the QRS peaks (symbol 'N') annotated on `lead`, or None when the lead's
+    annotation file is missing, empty or unreadable (the caller then falls back to a detector)."""
+    import wfdb
+
+    path = (root / name).with_suffix(f".{lead}")
+    if not path.is_file() or path.stat().st_size == 0:
+        return None
+    try:
+        ann = wfdb.rdann(str(root / name), lead)
+    except Exception:
+        return None
+    peaks = np.asarray([s for s, sym in zip(ann.sample, ann.symbol) if sym == "N"], dtype=np.int64)
+    return peaks if peaks.size else None
+
+
+def read_metadata(root: Path) -> pd.DataFrame:
+    """Parse `ludb.csv` into one tidy row per record, indexed by integer record id.
+
+    Columns: sex ('F'/'M'), age (float; '>89' becomes 90.0, missing NaN), age_over_89 (bool),
+    rhythm (the first listed rhythm, e.g. 'Sinus rhythm'), rhythms (all, as a tuple), and the
+    remaining diagnostic columns in snake_case, each a tuple of strings (cells list several values
+    separated by newlines, and every cell ends in one).
+    """
+    path = root / "ludb.csv"
+    if not path.is_file():
+        raise LudbError(f"{path} is missing. {HOW_TO_POINT}")
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except Exception as exc:
+        raise LudbError(f"{path} could not be parsed as CSV: {exc}") from exc
+    if "ID" not in raw.columns or "Rhythms" not in raw.columns:
+        raise LudbError(f"{path} lacks the ID/Rhythms columns of ludb.csv; columns are {list(raw.columns)}.")
+
+    def values(cell: str) -> tuple[str, ...]:
+        return tuple(v.strip() for v in cell.splitlines() if v.strip())
+
+    def age(cell: str) -> float:
+        cell = cell.strip()
+        if not cell:
+            return float("nan")
+        return 90.0 if cell.startswith(">") else float(cell)
+
+    out = pd.DataFrame(index=pd.Index(raw["ID"].str.strip().astype(int), name="record"))
+    out["sex"] = raw["Sex"].str.strip().to_numpy() if "Sex" in raw else ""
+    ages = raw["Age"].to_numpy() if "Age" in raw else np.full(len(raw), "")
+    out["age"] = [age(a) for a in ages]
+    out["age_over_89"] = [a.strip().startswith(">") for a in ages]
+    rhythms = [values(c) for c in raw["Rhythms"]]
+    out["rhythm"] = [r[0] if r else "Unknown" for r in rhythms]
+    out["rhythms"] = rhythms
+    for col in raw.columns:
+        if col in ("ID", "Sex", "Age", "Rhythms"):
+            continue
+        key = col.strip().lower().replace(" ", "_").replace("-", "_")
+        out[key] = [values(c) for c in raw[col]]
+    return out

@@ -1,0 +1,319 @@
+"""The LUDB window dataset: locating, reading, cutting, rejecting, splitting, scaling, caching."""
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from datasets import CacheError, DatasetConfig, LudbError, load_or_build, locate, parse_leads, read_metadata
+from datasets.cache import cache_key
+from datasets.ludb import read_record
+from datasets.split import split_records
+from datasets.synthetic import write_checksums, write_record
+from datasets.windows import highpass
+
+from .conftest import REPO
+
+
+def build(root, cache, **cfg):
+    return load_or_build(root, DatasetConfig(**cfg), cache_dir=cache, workers=1)
+
+
+# --------------------------------------------------------------------------------------- packaging
+
+
+def test_datasets_is_ours_not_hugging_face(tmp_path):
+    """`import datasets` must give this project's package, from any working directory."""
+    code = "import datasets, sys; print(datasets.__file__); print(getattr(datasets, 'ECG_SEARCH_DATASETS', False))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    path, marker = out.stdout.split()
+    assert Path(path).resolve() == REPO / "datasets" / "__init__.py"
+    assert marker == "True"
+
+
+# --------------------------------------------------------------------------------------- metadata
+
+
+def test_metadata_parses_ludb_csv_quirks(synthetic_ludb):
+    meta = read_metadata(synthetic_ludb)
+    assert list(meta.index[:3]) == [1, 2, 3]
+    assert meta.loc[1, "sex"] == "F" and meta.loc[2, "sex"] == "M"  # trailing newline stripped
+    assert meta.loc[3, "age"] == 90.0 and meta.loc[3, "age_over_89"]  # '>89'
+    assert meta.loc[2, "age"] == 44.0 and not meta.loc[2, "age_over_89"]  # 30 + 14
+    assert meta.loc[1, "hypertrophies"] == ("Left atrial hypertrophy", "Left ventricular hypertrophy")
+    assert meta.loc[1, "rhythm"] == "Sinus bradycardia"
+
+
+def test_real_metadata(real_ludb):
+    meta = read_metadata(real_ludb)
+    assert len(meta) == 200
+    assert meta["age_over_89"].sum() >= 1
+    assert meta["rhythm"].value_counts().index[0] == "Sinus rhythm"
+
+
+# --------------------------------------------------------------------------------------- windows
+
+
+def test_r_peak_at_index_150_and_scale_round_trip(synthetic_ludb, tmp_path):
+    ds, hit = build(synthetic_ludb, tmp_path)
+    assert not hit and ds.windows.shape[1:] == (1, 400)
+    assert ds.windows.dtype == np.float32 and np.abs(ds.windows).max() <= 1.0
+    # The synthetic R wave is the largest deflection of lead II: it must sit at index 150 (noise of
+    # 0.01 mV can move the maximum to a neighbouring sample, no further).
+    peak_at = np.argmax(ds.windows[:, 0, :], axis=1)
+    assert (np.abs(peak_at - 150) <= 1).all() and (peak_at == 150).mean() > 0.6
+    # Scaled windows times the saved scale give back the filtered signal in mV, sample for sample.
+    rec_id = int(ds.record[ds.split == "train"][0])
+    rec = read_record(synthetic_ludb, f"data/{rec_id}")
+    mv = highpass(rec.signal[:, rec.leads.index("ii")], 500, 0.5)
+    rows = np.flatnonzero(ds.record == rec_id)
+    for row in rows:
+        start = int(ds.peak[row]) - 150
+        np.testing.assert_allclose(ds.to_mv(ds.windows[row, 0]), mv[start:start + 400], atol=1e-5)
+    # The scale is fitted on train: the largest training sample maps to exactly 1.
+    assert np.abs(ds.part("train")).max() == pytest.approx(1.0)
+
+
+def test_split_by_record_never_shares_a_record(synthetic_ludb, tmp_path):
+    ds, _ = build(synthetic_ludb, tmp_path)
+    sides = {}
+    for rec, split in zip(ds.record.tolist(), ds.split.tolist()):
+        sides.setdefault(rec, set()).add(split)
+    assert all(len(s) == 1 for s in sides.values())
+    assert {s for v in sides.values() for s in v} == {"train", "val", "test"}
+    assert sum(ds.meta["per_split"].values()) == len(ds.windows)
+
+
+def test_split_is_deterministic_and_stratified():
+    recs = list(range(1, 201))
+    rhythms = {r: ("rare" if r % 10 == 0 else "common") for r in recs}  # 20 rare, 180 common
+    a = split_records(recs, rhythms, (0.8, 0.1, 0.1), seed=3)
+    assert a == split_records(recs, rhythms, (0.8, 0.1, 0.1), seed=3)
+    assert a != split_records(recs, rhythms, (0.8, 0.1, 0.1), seed=4)
+    counts = {s: sum(1 for v in a.values() if v == s) for s in ("train", "val", "test")}
+    assert counts == {"train": 160, "val": 20, "test": 20}
+    rare = {s: sum(1 for r, v in a.items() if v == s and rhythms[r] == "rare") for s in counts}
+    assert rare == {"train": 16, "val": 2, "test": 2}
+
+
+def test_unannotated_lead_falls_back_to_detector(ludb_copy, tmp_path):
+    (ludb_copy / "data" / "1.ii").write_bytes(b"")  # empty annotation file
+    (ludb_copy / "data" / "2.ii").unlink()  # missing annotation file
+    write_checksums(ludb_copy)
+    ds, _ = build(ludb_copy, tmp_path)
+    assert sorted(ds.meta["detector_used"]) == ["data/1 ii", "data/2 ii"]
+    for rec in (1, 2):
+        rows = ds.windows[ds.record == rec, 0]
+        assert len(rows) >= 8 and (np.abs(np.argmax(rows, axis=1) - 150) <= 1).all()
+
+
+def test_rejection_counts_flat_and_atypical_beats(ludb_copy, tmp_path):
+    import wfdb
+
+    # Record 1: flatten the middle of lead II (lead off) and add a big artefact on one beat.
+    rec = wfdb.rdrecord(str(ludb_copy / "data" / "1"))
+    sig = rec.p_signal.copy()
+    ii = rec.sig_name.index("ii")
+    sig[2000:3500, ii] = 0.0
+    ann = wfdb.rdann(str(ludb_copy / "data" / "1"), "ii")
+    first_r = int(ann.sample[list(ann.symbol).index("N")])  # ~0.7 s in: its window lies inside the record
+    sig[first_r + 20:first_r + 220, ii] += np.sin(np.linspace(0, 40 * np.pi, 200)) * 1.0  # noise burst
+    wfdb.wrsamp("1", fs=500, units=["mV"] * 12, sig_name=rec.sig_name, p_signal=sig, fmt=["16"] * 12,
+                write_dir=str(ludb_copy / "data"))
+    write_checksums(ludb_copy)
+    ds, _ = build(ludb_copy, tmp_path)
+    rej = ds.meta["rejected"]
+    assert rej["flat"] >= 1 and rej["low_corr"] + rej["amplitude"] >= 1
+    assert all(np.ptp(w) > 0 for w in ds.windows[ds.record == 1, 0])
+
+
+# --------------------------------------------------------------------------------------- cache
+
+
+def test_cache_hit_miss_and_key_changes(ludb_copy, tmp_path):
+    ds1, hit1 = build(ludb_copy, tmp_path)
+    ds2, hit2 = build(ludb_copy, tmp_path)
+    assert (hit1, hit2) == (False, True)
+    np.testing.assert_array_equal(ds1.windows, ds2.windows)
+    assert ds1.meta["key"] == ds2.meta["key"]
+    # A changed parameter is a new entry...
+    ds3, hit3 = build(ludb_copy, tmp_path, min_corr=0.5)
+    assert not hit3 and ds3.key != ds1.key
+    # ...and so is a changed raw file.
+    write_record(ludb_copy, 5, seed=99)
+    write_checksums(ludb_copy)
+    ds4, hit4 = build(ludb_copy, tmp_path)
+    assert not hit4 and ds4.key != ds1.key
+    assert len(list(tmp_path.glob("windows-*/"))) == 3
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage_meta", "missing_data"])
+def test_corrupt_cache_entry_is_rebuilt(ludb_copy, tmp_path, damage, capsys):
+    ds, _ = build(ludb_copy, tmp_path)
+    entry = tmp_path / f"windows-{ds.key}"
+    if damage == "truncate":
+        data = (entry / "data.npz").read_bytes()
+        (entry / "data.npz").write_bytes(data[: len(data) // 2])
+    elif damage == "garbage_meta":
+        (entry / "meta.json").write_text("{not json")
+    else:
+        (entry / "data.npz").unlink()
+    ds2, hit = build(ludb_copy, tmp_path)
+    assert not hit and "rebuilding" in capsys.readouterr().out
+    np.testing.assert_array_equal(ds.windows, ds2.windows)
+    assert json.loads((entry / "meta.json").read_text())["key"] == ds.key
+
+
+def _build_in_child(root, cache, queue):
+    ds, hit = load_or_build(root, DatasetConfig(), cache_dir=cache, workers=1)
+    queue.put((ds.key, hit, float(ds.windows.sum())))
+
+
+def test_concurrent_builds_make_one_good_entry(synthetic_ludb, tmp_path):
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_build_in_child, args=(synthetic_ludb, tmp_path, queue)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    assert len({r[0] for r in results}) == 1 and len({r[2] for r in results}) == 1
+    assert sorted(r[1] for r in results) == [False, True]  # one built, the other waited and hit
+    assert [p.name for p in tmp_path.iterdir() if p.is_dir()] == [f"windows-{results[0][0]}"]  # no temp left
+
+
+def test_real_ludb_lead_ii(real_ludb, tmp_path):
+    ds, hit = load_or_build(real_ludb, DatasetConfig(), cache_dir=tmp_path)
+    m = ds.meta
+    assert not hit and m["records"] == 200
+    total = m["windows"] + sum(m["rejected"].values())
+    assert 1800 <= total <= 2200, total
+    assert m["per_split"]["train"] > 8 * m["per_split"]["test"] / 2
+    # LUDB's 'N' marks sit 0-1 samples before the lead-II maximum; allow 3 samples (6 ms).
+    assert (np.abs(np.argmax(np.abs(ds.windows[:, 0]), axis=1) - 150) <= 3).mean() > 0.9
+    ds2, hit2 = load_or_build(real_ludb, DatasetConfig(), cache_dir=tmp_path)
+    assert hit2 and ds2.key == ds.key
+
+
+# --------------------------------------------------------------------------------------- bad input
+
+
+def test_missing_folder(tmp_path):
+    with pytest.raises(LudbError, match="does not exist"):
+        locate(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(LudbError, match="no RECORDS"):
+        locate(tmp_path / "empty")
+
+
+def test_ludb_dir_env_is_used(synthetic_ludb, monkeypatch):
+    monkeypatch.setenv("LUDB_DIR", str(synthetic_ludb))
+    assert locate() == synthetic_ludb.resolve()
+
+
+def test_checksum_mismatch_names_the_file(ludb_copy, tmp_path):
+    with open(ludb_copy / "data" / "4.dat", "r+b") as f:
+        f.seek(100)
+        f.write(b"\x00\x01\x02\x03")
+    with pytest.raises(LudbError, match=r"Checksum mismatch for .*data/4\.dat"):
+        build(ludb_copy, tmp_path)
+    assert not list(tmp_path.glob("windows-*/"))
+
+
+@pytest.mark.parametrize("fault,reason", [
+    ("missing_hea", "4.hea is missing"),
+    ("truncated_dat", "truncated"),
+    ("corrupt_hea", "could not be read"),
+    ("no_lead", "lead not in"),
+    ("wrong_fs", "sampling rate 250"),
+    ("nan", "NaN samples"),
+    ("short", "shorter than one"),
+])
+def test_bad_record_is_a_counted_skip(ludb_copy, tmp_path, fault, reason):
+    import wfdb
+
+    data = ludb_copy / "data"
+    if fault == "missing_hea":
+        (data / "4.hea").unlink()
+    elif fault == "truncated_dat":
+        raw = (data / "4.dat").read_bytes()
+        (data / "4.dat").write_bytes(raw[: len(raw) // 3])
+    elif fault == "corrupt_hea":
+        (data / "4.hea").write_text("this is not a header\n")
+    elif fault == "no_lead":
+        write_record(ludb_copy, 4, leads=("i", "iii", "avr"))
+    elif fault == "wrong_fs":
+        write_record(ludb_copy, 4, fs=250)
+    elif fault == "nan":
+        rec = wfdb.rdrecord(str(data / "4"))
+        sig = rec.p_signal.copy()
+        sig[1000:1010, rec.sig_name.index("ii")] = np.nan
+        wfdb.wrsamp("4", fs=500, units=["mV"] * 12, sig_name=rec.sig_name, p_signal=sig, fmt=["16"] * 12,
+                    write_dir=str(data))
+    elif fault == "short":
+        write_record(ludb_copy, 4, seconds=0.5)
+    (ludb_copy / "SHA256SUMS.txt").unlink()  # these faults are about the records, not checksums
+    ds, _ = build(ludb_copy, tmp_path)
+    skipped = [s for s in ds.meta["skipped"] if s.startswith("data/4 ")]
+    assert len(skipped) == 1 and reason in skipped[0], ds.meta["skipped"]
+    assert 4 not in ds.record.tolist() and ds.meta["records_used"] == 11
+
+
+def test_unknown_lead_and_bad_config():
+    with pytest.raises(ValueError, match="unknown lead"):
+        parse_leads("ii,v7")
+    with pytest.raises(ValueError, match="unknown lead"):
+        DatasetConfig(leads=("II-ish",))
+    with pytest.raises(ValueError, match="r_index"):
+        DatasetConfig(r_index=500)
+    with pytest.raises(TypeError):
+        DatasetConfig.from_dict({"leads": ["ii"], "windw": 400})
+    assert parse_leads("ALL")[:2] == ("i", "ii") and len(parse_leads("all")) == 12
+
+
+def test_empty_split_is_an_error(ludb_copy, tmp_path):
+    with pytest.raises(CacheError, match="val split is empty"):
+        build(ludb_copy, tmp_path, split=(0.96, 0.04, 0.0))
+    assert not list(tmp_path.glob("windows-*/"))
+
+
+def test_failed_download_says_what_was_tried(tmp_path, monkeypatch):
+    from wfdb.io import download
+
+    monkeypatch.delenv("LUDB_DIR", raising=False)
+    monkeypatch.setattr(download.config, "db_index_url", "http://127.0.0.1:9/")  # nothing listens there
+    with pytest.raises(LudbError) as err:
+        locate()
+    msg = str(err.value)
+    assert "Could not download LUDB" in msg and "--data-dir" in msg and "LUDB_DIR" in msg
+    assert not (tmp_path / "ecg-search-cache" / "ludb-1.0.1").exists()  # nothing half-written in place
+
+
+# --------------------------------------------------------------------------------------- CLI
+
+
+def test_cli_builds_then_hits(synthetic_ludb, tmp_path):
+    cmd = [sys.executable, "-m", "datasets.build", "--data-dir", str(synthetic_ludb), "--cache-dir", str(tmp_path),
+           "--workers", "2"]
+    first = subprocess.run(cmd + ["--plot", str(tmp_path / "x.png")], capture_output=True, text=True, cwd=REPO)
+    assert first.returncode == 0, first.stderr
+    assert "built" in first.stdout and "12 listed" in first.stdout and (tmp_path / "x.png").stat().st_size > 10_000
+    second = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    assert "cache hit" in second.stdout
+
+
+def test_cli_rejects_bad_options(synthetic_ludb, tmp_path):
+    bad = subprocess.run([sys.executable, "-m", "datasets.build", "--data-dir", str(synthetic_ludb), "--lead", "v9"],
+                         capture_output=True, text=True, cwd=REPO)
+    assert bad.returncode == 2 and "unknown lead" in bad.stderr
+    missing = subprocess.run([sys.executable, "-m", "datasets.build", "--data-dir", str(tmp_path / "none")],
+                             capture_output=True, text=True, cwd=REPO)
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
