@@ -1,0 +1,174 @@
+"""Export a trained generator as a folder anyone can load, and load it back.
+
+The folder holds:
+- `generator.pt2`: a `torch.export` program with a dynamic batch dimension. Load it with
+  `torch.export.load(path).module()` and no project code; input N(0, 1) noise of shape
+  [batch, latent_len, latent_channels] (see model.json), output [batch, leads, samples] in [-1, 1].
+- `model.json`: format version, latent shape and distribution, leads, fs, window, R-peak index, the
+  scale to millivolts, the full config, metrics, dataset fingerprint, seed, versions, and the
+  sha256 of the two other files (a changed file is refused on load).
+- `checkpoint.pt`: plain state dicts of G and D plus the config; loads with `weights_only=True`.
+
+The folder is written to a temporary sibling and renamed into place, so there is never half an export.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import GanConfig
+from .models import Discriminator, Generator, build
+
+EXPORT_FORMAT = 1
+FILES = ("generator.pt2", "model.json", "checkpoint.pt")
+
+
+class ExportError(RuntimeError):
+    """An export folder is incomplete, tampered with, or of another format; the message names the file."""
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def export_program(G: Generator) -> torch.export.ExportedProgram:
+    """`torch.export` of the generator (on CPU, eval mode) with a dynamic batch dimension."""
+    G = G.to("cpu").eval()
+    z = torch.zeros(2, *G.latent_shape)
+    with warnings.catch_warnings():
+        # LSTM flattens its weights during tracing; torch warns about that, harmlessly.
+        warnings.filterwarnings("ignore", message=".*were assigned during export.*")
+        return torch.export.export(G, (z,), dynamic_shapes={"z": {0: torch.export.Dim("batch", min=1, max=1 << 20)}})
+
+
+def export(out_dir: str | os.PathLike, G: Generator, D: Discriminator | None, cfg: GanConfig, *,
+           dataset: dict, metrics: dict | None = None, seed: int | None = None, extra: dict | None = None) -> Path:
+    """Write an export folder at `out_dir` (replacing an existing one only once the new one is complete).
+
+    `dataset` describes the training data: {'key', 'fs', 'scale_mv', 'leads', 'r_index', ...}
+    (the WindowDataset's meta serves). Returns the folder.
+    """
+    from . import __version__
+
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        torch.export.save(export_program(G), tmp / "generator.pt2")
+        ckpt = {"format": EXPORT_FORMAT, "config": cfg.to_dict(),
+                "generator": {k: v.cpu() for k, v in G.state_dict().items()}}
+        if D is not None:
+            ckpt["discriminator"] = {k: v.cpu() for k, v in D.state_dict().items()}
+        torch.save(ckpt, tmp / "checkpoint.pt")
+        dcfg = dataset.get("config", {})
+        model = {
+            "format": EXPORT_FORMAT,
+            "what": "ecg-search LSTM-GAN generator of single-lead ECG beats",
+            "latent": {"shape": [cfg.latent_len, cfg.latent_channels], "distribution": "standard normal N(0, 1)",
+                       "input": "float32 [batch, latent_len, latent_channels]"},
+            "output": "float32 [batch, leads, samples] in [-1, 1]; multiply by scale_mv for millivolts",
+            "leads": list(dcfg.get("leads", ["ii"])),
+            "fs": dataset.get("fs", 500),
+            "window": cfg.window,
+            "r_index": dcfg.get("r_index", 150),
+            "scale_mv": float(dataset["scale_mv"]),
+            "config": cfg.to_dict(),
+            "dataset": {"key": dataset.get("key"), "config": dcfg, "source": "LUDB v1.0.1 (ODC-By 1.0)"},
+            "metrics": metrics or {},
+            "seed": cfg.seed if seed is None else seed,
+            "versions": {"ecg_search": __version__, "torch": torch.__version__, "numpy": np.__version__,
+                         "python": platform.python_version()},
+            "files": {name: _sha256(tmp / name) for name in ("generator.pt2", "checkpoint.pt")},
+        } | (extra or {})
+        (tmp / "model.json").write_text(json.dumps(model, indent=1))
+        if out.exists():
+            old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            out.rename(old)
+            tmp.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def read_model_json(folder: str | os.PathLike) -> dict:
+    """model.json of an export folder, after checking every file is there, unchanged, and current."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ExportError(f"export folder {folder} does not exist")
+    for name in FILES:
+        if not (folder / name).is_file():
+            raise ExportError(f"{folder / name} is missing: not a complete export (expected {', '.join(FILES)})")
+    try:
+        model = json.loads((folder / "model.json").read_text())
+    except json.JSONDecodeError as exc:
+        raise ExportError(f"{folder / 'model.json'} is not valid JSON: {exc}") from exc
+    if model.get("format") != EXPORT_FORMAT:
+        raise ExportError(f"{folder / 'model.json'} has export format {model.get('format')}; this version reads "
+                          f"format {EXPORT_FORMAT}")
+    for name, digest in model.get("files", {}).items():
+        if _sha256(folder / name) != digest:
+            raise ExportError(f"{folder / name} does not match the sha256 in model.json: modified or corrupted")
+    return model
+
+
+def load_checkpoint(folder: str | os.PathLike) -> tuple[GanConfig, Generator, Discriminator | None]:
+    """Rebuild G (and D when saved) from an export's checkpoint.pt, loaded with weights_only=True."""
+    folder = Path(folder)
+    read_model_json(folder)
+    try:
+        ckpt = torch.load(folder / "checkpoint.pt", map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ExportError(f"{folder / 'checkpoint.pt'} could not be loaded as plain weights: {exc}") from exc
+    cfg = GanConfig.from_dict(ckpt["config"])
+    G, D = build(cfg)
+    G.load_state_dict(ckpt["generator"])
+    if "discriminator" in ckpt:
+        D.load_state_dict(ckpt["discriminator"])
+        return cfg, G.eval(), D.eval()
+    return cfg, G.eval(), None
+
+
+@dataclass
+class LoadedGenerator:
+    """An exported generator: `sample(n, seed)` -> numpy float64 [n, leads, samples] in mV."""
+
+    module: torch.nn.Module
+    info: dict
+
+    @property
+    def scale_mv(self) -> float:
+        return float(self.info["scale_mv"])
+
+    def sample_scaled(self, n: int, seed: int = 0, batch: int = 1024) -> np.ndarray:
+        """Beats in the model's own units, [-1, 1]."""
+        g = torch.Generator().manual_seed(seed)
+        z = torch.randn(n, *self.info["latent"]["shape"], generator=g)
+        with torch.no_grad():
+            return torch.cat([self.module(z[i:i + batch]) for i in range(0, n, batch)]).numpy()
+
+    def sample(self, n: int, seed: int = 0) -> np.ndarray:
+        return self.sample_scaled(n, seed).astype(np.float64) * self.scale_mv
+
+
+def load_generator(folder: str | os.PathLike) -> LoadedGenerator:
+    """Load an export folder's `generator.pt2` (after checking all files) for sampling."""
+    folder = Path(folder)
+    info = read_model_json(folder)
+    try:
+        module = torch.export.load(folder / "generator.pt2").module()
+    except Exception as exc:
+        raise ExportError(f"{folder / 'generator.pt2'} could not be loaded by torch.export.load: {exc}") from exc
+    return LoadedGenerator(module, info)

@@ -1,0 +1,281 @@
+"""Train one LSTM-GAN: `train(config, windows, device, callback)`. No Ray here; the search wraps it.
+
+The whole training array lives on the device as one tensor and batches are index slices of it (no
+DataLoader). One epoch is one pass of the training windows through the discriminator; the
+generator steps once every `d_steps` discriminator steps. Every random draw (weights, batch order,
+noise) comes from seeds derived from `config.seed`, and a checkpoint carries the RNG state, so a
+resumed run continues exactly where it stopped.
+"""
+from __future__ import annotations
+
+import enum
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .config import GanConfig
+from .models import Discriminator, Generator, build
+
+CHECKPOINT_FORMAT = 1
+CHECKPOINT_KIND = "ecg-search/train-checkpoint"
+
+
+class Outcome(str, enum.Enum):
+    """How a run ended. Only COMPLETED ran every epoch; the others stopped early, on purpose."""
+
+    COMPLETED = "completed"
+    DIVERGED = "diverged"  # a loss became NaN or infinite
+    COLLAPSED = "collapsed"  # generated beats stopped varying (mode collapse)
+    STOPPED = "stopped"  # the callback asked to stop
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is unreadable, tampered with, or of another format; the message names the file."""
+
+
+@dataclass
+class EpochReport:
+    """What the callback receives after each epoch. `checkpoint()` builds a plain, loadable dict."""
+
+    epoch: int  # epochs done so far (1-based)
+    metrics: dict
+    generator: Generator
+    checkpoint: Callable[[], dict]
+
+
+@dataclass
+class TrainResult:
+    outcome: Outcome
+    epochs: int  # epochs completed
+    history: list[dict]
+    generator: Generator
+    discriminator: Discriminator
+    message: str = ""
+    config: GanConfig = field(default_factory=GanConfig)
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs
+# ---------------------------------------------------------------------------------------------
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """'auto' -> CUDA when available, else CPU; 'cpu'/'cuda'/'cuda:1' taken as given (checked)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} asked for, but torch sees no CUDA GPU; use --device cpu")
+    return dev
+
+
+def check_windows(windows: np.ndarray, cfg: GanConfig) -> np.ndarray:
+    """Validate training windows: float [n >= 2, leads, window], finite, within [-1, 1]."""
+    w = np.asarray(windows)
+    if w.ndim != 3 or w.shape[1:] != (cfg.leads, cfg.window):
+        raise ValueError(f"windows have shape {w.shape}; expected [n, {cfg.leads}, {cfg.window}] "
+                         "(beats, leads, samples) to match the config's leads and window")
+    if len(w) < 2:
+        raise ValueError(f"need at least 2 training windows, got {len(w)}")
+    if not np.issubdtype(w.dtype, np.floating) or not np.isfinite(w).all():
+        raise ValueError("windows must be finite floating-point values (found NaN/inf or a non-float dtype)")
+    peak = float(np.abs(w).max())
+    if peak > 1.0 + 1e-6:
+        raise ValueError(f"windows reach {peak:.3g}, outside [-1, 1]: scale them (the dataset's windows are) "
+                         "since the generator ends in tanh")
+    return w
+
+
+# ---------------------------------------------------------------------------------------------
+# Losses
+# ---------------------------------------------------------------------------------------------
+
+
+def d_loss_fn(cfg: GanConfig, D: Discriminator, real: torch.Tensor, fake: torch.Tensor,
+              gen: torch.Generator) -> torch.Tensor:
+    r, f = D(real), D(fake)
+    if cfg.loss == "bce":  # the seed's (TF DCGAN tutorial): real -> 1, fake -> 0, summed
+        return F.binary_cross_entropy_with_logits(r, torch.ones_like(r)) + \
+            F.binary_cross_entropy_with_logits(f, torch.zeros_like(f))
+    if cfg.loss == "hinge":
+        return F.relu(1 - r).mean() + F.relu(1 + f).mean()
+    # wgan-gp: critic distance plus the gradient penalty on points between real and fake
+    alpha = torch.rand(len(real), 1, 1, generator=gen, device=real.device)
+    mix = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    grad, = torch.autograd.grad(D(mix).sum(), mix, create_graph=True)
+    gp = ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+    return f.mean() - r.mean() + cfg.gp_weight * gp
+
+
+def g_loss_fn(cfg: GanConfig, d_fake: torch.Tensor) -> torch.Tensor:
+    if cfg.loss == "bce":
+        return F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))
+    return -d_fake.mean()
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkpoints
+# ---------------------------------------------------------------------------------------------
+
+
+def save_checkpoint(ckpt: dict, path: str | os.PathLike) -> Path:
+    """Write a checkpoint dict atomically (temp file, then rename)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    torch.save(ckpt, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """Load a training checkpoint with `weights_only=True` (no code runs) and check its format."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(f"{path} is not a loadable plain checkpoint (tampered, truncated, or it holds "
+                              f"code, which weights_only loading refuses): {exc}") from exc
+    if not isinstance(ckpt, dict) or ckpt.get("kind") != CHECKPOINT_KIND:
+        raise CheckpointError(f"{path} is not an ecg-search training checkpoint")
+    if ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} has checkpoint format {ckpt.get('format')}; this version reads "
+                              f"format {CHECKPOINT_FORMAT}")
+    return ckpt
+
+
+# ---------------------------------------------------------------------------------------------
+# The loop
+# ---------------------------------------------------------------------------------------------
+
+
+def train(config: GanConfig, windows: np.ndarray, device: str | torch.device = "cpu",
+          callback: Callable[[EpochReport], bool | None] | None = None, resume: dict | None = None) -> TrainResult:
+    """Train `config` on `windows` [n, leads, window] in [-1, 1] and return a TrainResult.
+
+    `callback(report)` runs after every epoch; returning True stops the run (Outcome.STOPPED).
+    `resume` is a checkpoint dict (from `report.checkpoint()` or `load_checkpoint`) to continue from.
+    Divergence (NaN/inf loss) and mode collapse end the run with that Outcome, not an exception.
+    """
+    cfg = config
+    dev = resolve_device(device) if isinstance(device, str) else device
+    data = torch.tensor(check_windows(windows, cfg), dtype=torch.float32, device=dev)  # one copy, on the device
+    if resume is not None and GanConfig.from_dict(resume["config"]) != cfg:
+        raise CheckpointError("the checkpoint was written for a different config; resume with the same config")
+
+    torch.manual_seed(cfg.seed)  # weight initialisation
+    G, D = build(cfg)
+    G.to(dev)
+    D.to(dev)
+    g_opt = torch.optim.Adam(G.parameters(), lr=cfg.g_lr, betas=(cfg.g_beta1, cfg.g_beta2))
+    d_opt = torch.optim.Adam(D.parameters(), lr=cfg.d_lr, betas=(cfg.d_beta1, cfg.d_beta2))
+    gen = torch.Generator(device=dev).manual_seed(cfg.seed + 1)  # batch order and noise
+    probe_gen = torch.Generator(device=dev).manual_seed(cfg.seed + 2)  # fixed noise for the collapse check
+    latent = (cfg.latent_len, cfg.latent_channels)
+    probe = torch.randn(64, *latent, generator=probe_gen, device=dev)
+    real_spread = data[: min(len(data), 512)].std(dim=0).mean()
+
+    start, history, streak = 0, [], 0
+    if resume is not None:
+        G.load_state_dict(resume["generator"])
+        D.load_state_dict(resume["discriminator"])
+        g_opt.load_state_dict(resume["g_opt"])
+        d_opt.load_state_dict(resume["d_opt"])
+        gen.set_state(resume["rng"].to(gen.get_state().device))
+        start, history, streak = int(resume["epoch"]), list(resume["history"]), int(resume["collapse_streak"])
+
+    def checkpoint(epoch: int) -> dict:
+        return {
+            "kind": CHECKPOINT_KIND, "format": CHECKPOINT_FORMAT, "config": cfg.to_dict(), "epoch": epoch,
+            "generator": G.state_dict(), "discriminator": D.state_dict(),
+            "g_opt": g_opt.state_dict(), "d_opt": d_opt.state_dict(),
+            "rng": gen.get_state(), "history": list(history), "collapse_streak": streak,
+            "torch": str(torch.__version__),
+        }
+
+    n = len(data)
+    bs = min(cfg.batch_size, n)
+    steps = n // bs  # full batches only: a ragged last batch would change the loss scale
+    amp = cfg.amp and dev.type == "cuda"
+    autocast = torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=amp)
+
+    def result(outcome: Outcome, epochs: int, message: str = "") -> TrainResult:
+        return TrainResult(outcome, epochs, history, G, D, message, cfg)
+
+    for epoch in range(start, cfg.epochs):
+        t0 = time.perf_counter()
+        G.train()
+        D.train()
+        perm = torch.randperm(n, generator=gen, device=dev)
+        d_sum = torch.zeros((), device=dev)
+        g_sum = torch.zeros((), device=dev)
+        g_steps = 0
+        for b in range(steps):
+            real = data[perm[b * bs:(b + 1) * bs]]
+            g_turn = (b + 1) % cfg.d_steps == 0
+            z = torch.randn(bs, *latent, generator=gen, device=dev)
+            with autocast:
+                with torch.set_grad_enabled(g_turn):  # keep G's graph only when G steps next
+                    fake = G(z)
+                d_loss = d_loss_fn(cfg, D, real, fake.detach(), gen)
+            d_opt.zero_grad(set_to_none=True)
+            d_loss.backward()
+            d_opt.step()
+            d_sum += d_loss.detach()
+            if g_turn:
+                with autocast:
+                    g_loss = g_loss_fn(cfg, D(fake))
+                g_opt.zero_grad(set_to_none=True)
+                g_loss.backward()
+                g_opt.step()
+                g_sum += g_loss.detach()
+                g_steps += 1
+
+        d_mean, g_mean = d_sum.item() / steps, g_sum.item() / max(g_steps, 1)  # one sync per epoch
+        if not (np.isfinite(d_mean) and np.isfinite(g_mean)):
+            return result(Outcome.DIVERGED, epoch, f"loss became non-finite in epoch {epoch + 1} "
+                          f"(d_loss={d_mean}, g_loss={g_mean})")
+        G.eval()
+        with torch.no_grad():
+            diversity = float(G(probe).float().std(dim=0).mean() / real_spread)
+        streak = streak + 1 if diversity < cfg.collapse_ratio else 0
+        seconds = time.perf_counter() - t0
+        metrics = {"epoch": epoch + 1, "d_loss": d_mean, "g_loss": g_mean, "diversity": diversity,
+                   "seconds": seconds, "windows_per_s": steps * bs / seconds}
+        history.append(metrics)
+        if callback is not None and callback(EpochReport(epoch + 1, metrics, G, lambda e=epoch + 1: checkpoint(e))):
+            return result(Outcome.STOPPED, epoch + 1, "stopped by the callback")
+        if cfg.collapse_patience and streak >= cfg.collapse_patience:
+            return result(Outcome.COLLAPSED, epoch + 1, f"generated beats varied less than {cfg.collapse_ratio} "
+                          f"of the real spread for {streak} epochs (mode collapse)")
+    return result(Outcome.COMPLETED, cfg.epochs)
+
+
+def sampler(generator: Generator, batch: int = 1024) -> Callable[[int, int], np.ndarray]:
+    """`fn(n, seed) -> numpy [n, leads, window]` drawing from `generator` with seeded N(0, 1) noise."""
+
+    def sample(n: int, seed: int) -> np.ndarray:
+        dev = next(generator.parameters()).device
+        g = torch.Generator(device="cpu").manual_seed(seed)
+        z = torch.randn(n, *generator.latent_shape, generator=g)
+        generator.eval()
+        with torch.no_grad():
+            out = [generator(z[i:i + batch].to(dev)).float().cpu() for i in range(0, n, batch)]
+        return torch.cat(out).numpy()
+
+    return sample
+
+
+if __name__ == "__main__":  # `python -m ecgmodels.train`: the CLI lives in ecgmodels.fit
+    import sys
+
+    from ecgmodels.fit import main
+
+    sys.exit(main())

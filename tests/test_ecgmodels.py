@@ -1,0 +1,262 @@
+"""Networks, training loop, checkpoints, export and the CLIs of ecgmodels."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from ecgmodels import ExportError, GanConfig, export, load_generator, variant
+from ecgmodels.export import load_checkpoint as load_export_checkpoint
+from ecgmodels.models import build, n_params
+from ecgmodels.train import (CheckpointError, Outcome, load_checkpoint, sampler, save_checkpoint, train)
+
+from .conftest import REPO
+
+
+def toy_windows(n=64, seed=0):
+    """Beats of two shapes with random amplitude, in [-1, 1], shape [n, 1, 400]."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(400)
+    bump = np.exp(-0.5 * ((t - 150) / 6.0) ** 2) + 0.3 * np.exp(-0.5 * ((t - 290) / 25.0) ** 2)
+    amp = rng.uniform(0.4, 0.9, size=(n, 1, 1))
+    return (amp * bump + 0.01 * rng.normal(size=(n, 1, 400))).astype(np.float32)
+
+
+TINY = variant("tiny", epochs=2, batch_size=16)
+
+
+# --------------------------------------------------------------------------------------- models
+
+
+def test_seed_variant_parameter_counts():
+    """The seed's Keras networks: G 474,097 + 512 (PyTorch's LSTM keeps two bias vectors per gate,
+    Keras one: 2 directions x 4 gates x 64), D 714,721 exactly."""
+    G, D = build(variant("seed"))
+    assert n_params(D) == 714_721
+    assert n_params(G) == 474_097 + 2 * 4 * 64
+    z = torch.randn(2, 100, 12)
+    out = G(z)
+    assert out.shape == (2, 1, 400) and out.abs().max() <= 1 and D(out).shape == (2,)
+
+
+@pytest.mark.parametrize("latent_len,ups", [(100, 2), (50, 3), (400, 0)])
+def test_generator_upsamples_to_the_window(latent_len, ups):
+    cfg = GanConfig(latent_len=latent_len, g_lstm_units=4, g_channels=(4, 4, 4), g_kernel=3, d_channels=(4,),
+                    d_kernel=3, d_pool_every=1)
+    assert cfg.upsamplings == ups
+    G, _ = build(cfg)
+    assert G(torch.randn(3, latent_len, 12)).shape == (3, 1, 400)
+
+
+@pytest.mark.parametrize("bad,match", [
+    ({"g_lstm_units": 0}, "g_lstm_units"),
+    ({"g_kernel": 401}, "g_kernel"),
+    ({"d_lr": -1e-4}, "d_lr"),
+    ({"latent_len": 30}, "latent_len"),
+    ({"loss": "mse"}, "loss"),
+    ({"g_channels": ()}, "g_channels"),
+])
+def test_config_values_out_of_range(bad, match):
+    with pytest.raises(ValueError, match=match):
+        GanConfig(**bad)
+
+
+def test_config_from_dict_rejects_unknown_keys():
+    with pytest.raises(TypeError, match="g_lr_typo"):
+        GanConfig.from_dict({"g_lr_typo": 1e-3})
+    assert GanConfig.from_dict({"g_channels": [8, 8], "d_channels": [8]}).g_channels == (8, 8)
+    with pytest.raises(KeyError, match="choose from"):
+        variant("huge")
+
+
+# --------------------------------------------------------------------------------------- training
+
+
+def weights(G):
+    return torch.cat([p.detach().flatten() for p in G.parameters()])
+
+
+@pytest.mark.parametrize("loss", ["bce", "hinge", "wgan-gp"])
+def test_training_is_seeded_and_reproducible(loss):
+    w = toy_windows()
+    a = train(TINY.replace(loss=loss, d_steps=2 if loss == "wgan-gp" else 1), w)
+    b = train(TINY.replace(loss=loss, d_steps=2 if loss == "wgan-gp" else 1), w)
+    assert a.outcome == Outcome.COMPLETED and a.epochs == 2 and len(a.history) == 2
+    assert torch.equal(weights(a.generator), weights(b.generator))
+    c = train(TINY.replace(loss=loss, seed=1, d_steps=2 if loss == "wgan-gp" else 1), w)
+    assert not torch.equal(weights(a.generator), weights(c.generator))
+
+
+def test_resume_from_checkpoint_reaches_the_same_state(tmp_path):
+    w = toy_windows()
+    cfg = TINY.replace(epochs=3)
+    straight = train(cfg, w)
+    saved = {}
+
+    def stop_after_one(rep):
+        save_checkpoint(rep.checkpoint(), tmp_path / "ck.pt")
+        saved["epoch"] = rep.epoch
+        return True  # stop: as if the worker died after epoch 1
+
+    first = train(cfg, w, callback=stop_after_one)
+    assert first.outcome == Outcome.STOPPED and saved["epoch"] == 1
+    resumed = train(cfg, w, resume=load_checkpoint(tmp_path / "ck.pt"))
+    assert resumed.epochs == 3 and len(resumed.history) == 3
+    assert torch.equal(weights(straight.generator), weights(resumed.generator))
+    assert [h["d_loss"] for h in straight.history] == [h["d_loss"] for h in resumed.history]
+
+
+def test_divergence_is_an_outcome_not_a_traceback(monkeypatch):
+    """A loss that turns NaN mid-run (here from epoch 2 on, injected: Adam and tanh make a real blow-up
+    rare and slow to provoke) ends the run as DIVERGED, with the epochs before it kept."""
+    import ecgmodels.train as T
+
+    real_loss, calls = T.d_loss_fn, {"n": 0}
+    steps_per_epoch = 64 // TINY.batch_size
+
+    def nan_from_epoch_2(*args):
+        calls["n"] += 1
+        loss = real_loss(*args)
+        return loss * float("nan") if calls["n"] > steps_per_epoch else loss
+
+    monkeypatch.setattr(T, "d_loss_fn", nan_from_epoch_2)
+    res = train(TINY.replace(epochs=5), toy_windows())
+    assert res.outcome == Outcome.DIVERGED and "non-finite" in res.message
+    assert res.epochs == 1 and len(res.history) == 1
+
+
+def test_collapse_is_detected():
+    # A generator whose output cannot vary: zero LeakyReLU slope and a huge d_lr drive it to a constant.
+    cfg = TINY.replace(epochs=40, collapse_patience=2, collapse_ratio=0.5, g_slope=0.0, g_lr=0.05)
+    res = train(cfg, toy_windows())
+    assert res.outcome == Outcome.COLLAPSED and "collapse" in res.message
+    assert all(h["diversity"] < 0.5 for h in res.history[-2:])
+
+
+@pytest.mark.parametrize("bad,match", [
+    (np.zeros((10, 1, 300), np.float32), "shape"),
+    (np.full((10, 1, 400), 2.0, np.float32), "outside"),
+    (np.full((10, 1, 400), np.nan, np.float32), "finite"),
+])
+def test_bad_windows(bad, match):
+    with pytest.raises(ValueError, match=match):
+        train(TINY, bad)
+
+
+def test_bad_checkpoints(tmp_path):
+    res = train(TINY.replace(epochs=1), toy_windows(), callback=lambda r: save_checkpoint(r.checkpoint(), tmp_path / "a.pt") and None)
+    ck = torch.load(tmp_path / "a.pt", weights_only=True)
+    ck["format"] = 99
+    torch.save(ck, tmp_path / "b.pt")
+    with pytest.raises(CheckpointError, match="format 99"):
+        load_checkpoint(tmp_path / "b.pt")
+    raw = (tmp_path / "a.pt").read_bytes()
+    (tmp_path / "c.pt").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(CheckpointError, match="c.pt"):
+        load_checkpoint(tmp_path / "c.pt")
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    torch.save({"kind": "x", "evil": Evil()}, tmp_path / "d.pt")
+    with pytest.raises(CheckpointError, match="weights_only"):
+        load_checkpoint(tmp_path / "d.pt")
+    with pytest.raises(CheckpointError, match="different config"):
+        train(TINY.replace(seed=7), toy_windows(), resume=load_checkpoint(tmp_path / "a.pt"))
+    assert res.outcome == Outcome.COMPLETED
+
+
+# --------------------------------------------------------------------------------------- export
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    res = train(TINY, toy_windows())
+    out = tmp_path_factory.mktemp("exp") / "model"
+    meta = {"key": "abc", "fs": 500, "scale_mv": 2.0, "config": {"leads": ["ii"], "r_index": 150}}
+    export(out, res.generator, res.discriminator, TINY, dataset=meta, metrics={"prd": 1.0})
+    return out, res
+
+
+def test_export_loads_in_a_fresh_process_with_torch_only(exported, tmp_path):
+    out, res = exported
+    code = f"""
+import json, sys, torch
+assert 'ecgmodels' not in sys.modules
+info = json.load(open({str(out / 'model.json')!r}))
+m = torch.export.load({str(out / 'generator.pt2')!r}).module()
+for b in (1, 5):
+    y = m(torch.randn(b, *info['latent']['shape']))
+    assert tuple(y.shape) == (b, 1, info['window']) and float(y.abs().max()) <= 1.0
+print('ok', 'ecgmodels' in sys.modules)
+"""
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["ok", "False"]
+
+
+def test_load_generator_samples_in_mv(exported):
+    out, res = exported
+    gen = load_generator(out)
+    a, b = gen.sample(4, seed=3), gen.sample(4, seed=3)
+    assert a.shape == (4, 1, 400) and np.array_equal(a, b)
+    eager = sampler(res.generator)(4, 3) * 2.0  # same noise through the eager model, times scale_mv
+    np.testing.assert_allclose(a, eager, atol=1e-5)
+    info = json.loads((out / "model.json").read_text())
+    assert info["latent"]["shape"] == [25, 4] and info["scale_mv"] == 2.0 and info["r_index"] == 150
+    cfg, G, D = load_export_checkpoint(out)
+    assert cfg == TINY and D is not None
+
+
+def test_export_bad_folders(exported, tmp_path):
+    import shutil
+
+    out, _ = exported
+    broken = shutil.copytree(out, tmp_path / "missing")
+    (broken / "generator.pt2").unlink()
+    with pytest.raises(ExportError, match="generator.pt2 is missing"):
+        load_generator(broken)
+    tampered = shutil.copytree(out, tmp_path / "tampered")
+    with open(tampered / "checkpoint.pt", "ab") as f:
+        f.write(b"x")
+    with pytest.raises(ExportError, match="checkpoint.pt does not match"):
+        load_generator(tampered)
+    old = shutil.copytree(out, tmp_path / "old")
+    info = json.loads((old / "model.json").read_text())
+    info["format"] = 0
+    (old / "model.json").write_text(json.dumps(info))
+    with pytest.raises(ExportError, match="export format 0"):
+        load_generator(old)
+    with pytest.raises(ExportError, match="does not exist"):
+        load_generator(tmp_path / "nowhere")
+
+
+# --------------------------------------------------------------------------------------- CLIs
+
+
+def test_train_and_sample_clis(synthetic_ludb, tmp_path):
+    out = tmp_path / "exp"
+    run = subprocess.run(
+        [sys.executable, "-m", "ecgmodels.train", "--variant", "tiny", "--epochs", "1", "--data-dir", str(synthetic_ludb),
+         "--out", str(out), "--eval-n", "32", "--threads", "1"], cwd=REPO, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "completed after 1 epochs" in run.stdout and "| test | generated | prd |" in run.stdout
+    assert {p.name for p in out.iterdir()} >= {"generator.pt2", "model.json", "checkpoint.pt", "metrics.md", "metrics.csv"}
+    for fmt in ("npy", "csv", "wfdb"):
+        s = subprocess.run([sys.executable, "-m", "ecgmodels.sample", "--model", str(out), "--n", "3", "--format", fmt,
+                            "--out", str(tmp_path / fmt)], cwd=REPO, capture_output=True, text=True)
+        assert s.returncode == 0, s.stderr
+    import wfdb
+
+    rec = wfdb.rdrecord(str(tmp_path / "wfdb" / "beat_00002"))
+    beats = np.load(tmp_path / "npy" / "beats_mv.npy")
+    assert rec.fs == 500 and rec.sig_name == ["ii"] and rec.units == ["mV"]
+    np.testing.assert_allclose(rec.p_signal[:, 0], beats[2, 0], atol=1e-3)
+    bad = subprocess.run([sys.executable, "-m", "ecgmodels.train", "--set", "g_lstm_units=0",
+                          "--data-dir", str(synthetic_ludb)], cwd=REPO, capture_output=True, text=True)
+    assert bad.returncode == 2 and "g_lstm_units" in bad.stderr
