@@ -1,0 +1,144 @@
+"""The leaderboard of a search: every trial with its params, epochs, time, metrics, status and
+whether it is on the PRD/MMD Pareto front; written as CSV and Markdown, and a PRD-vs-MMD plot.
+
+`python -m search.leaderboard results/<name> [--by mmd]` prints it, re-ranked.
+Only trials that ran every epoch can be on the front: ASHA's early-stopped trials (reported to
+Optuna as complete with partial metrics) and collapsed or diverged ones are listed but not ranked
+against finished ones.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+METRIC_COLS = [f"{m}{s}" for m in ("prd", "mmd", "rmse") for s in ("", "_min", "_max")]
+RANKS = ("score", "prd", "mmd")
+
+
+def pareto_mask(prd: np.ndarray, mmd: np.ndarray) -> np.ndarray:
+    """True where no other point is at least as good in both and strictly better in one (minimising)."""
+    pts = np.stack([prd, mmd], axis=1)
+    mask = np.ones(len(pts), dtype=bool)
+    for i, p in enumerate(pts):
+        dominated = np.all(pts <= p, axis=1) & np.any(pts < p, axis=1)
+        mask[i] = not dominated.any()
+    return mask
+
+
+def status_of(metrics: dict, error: bool, max_epochs: int) -> str:
+    if error:
+        return "error"
+    outcome = metrics.get("outcome", "running")
+    if outcome == "running":
+        epoch = int(metrics.get("epoch", 0) or 0)
+        return "stopped early" if metrics.get("done") and epoch < max_epochs else "unfinished"
+    return outcome
+
+
+def from_results(grid, max_epochs: int, param_names: list[str]) -> pd.DataFrame:
+    """One row per trial of a Tune ResultGrid."""
+    rows = []
+    for res in grid:
+        m = res.metrics or {}
+        trial_id = m.get("trial_id") or Path(res.path).name
+        row = {"trial": res.config.get("trial_number", m.get("trial_number", -1)),
+               "trial_id": trial_id,
+               "status": status_of(m, res.error is not None, max_epochs),
+               **{p: res.config.get(p) for p in param_names},
+               "epochs": m.get("epoch", 0),
+               "wall_s": round(float(m.get("time_total_s", 0.0)), 1),
+               **{c: m.get(c, np.nan) for c in METRIC_COLS},
+               "score": m.get("score", np.nan),
+               "trial_seed": m.get("trial_seed"),
+               "node": str(m.get("node", ""))[:8],
+               "resumed_from": m.get("resumed_from", 0),
+               "checkpoint": res.checkpoint.path if res.checkpoint else "",
+               "error": str(res.error).splitlines()[0][:200] if res.error else ""}
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    df["pareto"] = False
+    ok = (df["status"] == "completed").to_numpy()
+    if ok.any():
+        df.loc[ok, "pareto"] = pareto_mask(df.loc[ok, "prd"].to_numpy(float), df.loc[ok, "mmd"].to_numpy(float))
+    return df.sort_values(["pareto", "score"], ascending=[False, True]).reset_index(drop=True)
+
+
+def rank(df: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Finished trials first, then by `by` ascending (lower is better for every metric)."""
+    if by not in df.columns:
+        raise ValueError(f"cannot rank by {by!r}; choose from {', '.join(RANKS)}")
+    done = df["status"].eq("completed") if "status" in df else True
+    return df.assign(_done=done).sort_values(["_done", by], ascending=[False, True]).drop(columns="_done")
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return "" if np.isnan(v) else f"{v:.4g}"
+    return str(v)
+
+
+def markdown(df: pd.DataFrame, columns: list[str]) -> str:
+    cols = [c for c in columns if c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join(" --- " for _ in cols) + "|"]
+    lines += ["| " + " | ".join(_fmt(r[c]) for c in cols) + " |" for _, r in df.iterrows()]
+    return "\n".join(lines)
+
+
+def plot_pareto(df: pd.DataFrame, floor: dict, out: Path, seed_ref: dict | None = None) -> Path:
+    """PRD (nn) vs MMD on validation, one dot per trial that has metrics, the front highlighted."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    ok = df[df["status"] == "completed"]
+    other = df[(df["status"] != "completed") & (df["prd"] < 1e4)]
+    ax.scatter(other["prd"], other["mmd"], c="lightgray", s=18, label="not finished (early-stopped, collapsed)")
+    ax.scatter(ok["prd"], ok["mmd"], c="tab:blue", s=22, label="finished trials")
+    front = ok[ok["pareto"]].sort_values("prd")
+    ax.plot(front["prd"], front["mmd"], "o-", c="tab:red", label="Pareto front")
+    ax.scatter([floor["prd"]], [floor["mmd"]], marker="*", s=150, c="tab:green", label="real-vs-real floor")
+    if seed_ref:
+        ax.scatter([seed_ref["prd"]], [seed_ref["mmd"]], marker="X", s=90, c="k", label="seed variant")
+    ax.set_xlabel("validation PRD, nn pairing (%)")
+    ax.set_ylabel("validation MMD² (median-heuristic RBF)")
+    ax.set_yscale("log")
+    ax.legend(fontsize=7)
+    ax.set_title("Search: PRD vs MMD (lower is better)")
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m search.leaderboard",
+                                description="Print a search's leaderboard (results/<name>/leaderboard.csv), re-ranked.")
+    p.add_argument("run", help="the run folder, e.g. results/quickstart")
+    p.add_argument("--by", default="score", choices=RANKS,
+                   help="score = PRD/floor + MMD/floor (default), or prd or mmd alone")
+    p.add_argument("--top", type=int, default=0, help="show only the first N rows")
+    args = p.parse_args(argv)
+    path = Path(args.run) / "leaderboard.csv"
+    if not path.is_file():
+        print(f"error: {path} not found; run `python -m search.tune --name NAME` first", file=sys.stderr)
+        return 2
+    df = rank(pd.read_csv(path), args.by)
+    if args.top:
+        df = df.head(args.top)
+    cols = ["trial", "status", "pareto", "epochs", "wall_s", "prd", "mmd", "rmse", "score", "loss", "g_lr", "d_lr",
+            "g_lstm_units", "batch_size", "d_steps"]
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        print(df[[c for c in cols if c in df.columns]].to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""The search space over LSTM-GAN variants, in one place, and the map from a trial's params to a GanConfig.
+
+`define_space(trial)` is an Optuna define-by-run function: it only suggests values (no
+computation), so Optuna can record and replay it. `to_gan_config(params, ...)` turns the suggested
+values into a validated `ecgmodels.GanConfig`, which fails on any unknown key.
+"""
+from __future__ import annotations
+
+from ecgmodels.config import GanConfig
+
+LOSSES = ("bce", "hinge", "wgan-gp")
+
+
+def define_space(trial) -> dict:
+    """The full space: generator and discriminator sizes, learning rates, batch, loss, D steps.
+
+    Returns Optuna's trial number as a constant: it names the trial and derives its training seed.
+    """
+    trial.suggest_categorical("g_lstm_units", [16, 32, 64])
+    trial.suggest_int("g_lstm_layers", 1, 2)
+    trial.suggest_categorical("g_bidirectional", [True, False])
+    trial.suggest_categorical("latent_len", [100, 50])  # 2 or 3 x2 upsamplings to 400 samples
+    trial.suggest_categorical("latent_channels", [4, 8, 12])
+    trial.suggest_int("g_depth", 3, 4)  # hidden convolutions (>= the 3 upsamplings of latent_len 50)
+    trial.suggest_categorical("g_width", [32, 64, 128])  # first conv's channels; halved at each layer
+    trial.suggest_categorical("g_kernel", [5, 9, 16])
+    trial.suggest_int("d_depth", 2, 4)
+    trial.suggest_categorical("d_width", [16, 32, 64])  # first conv's channels; doubled at each layer
+    trial.suggest_categorical("d_kernel", [5, 9, 16])
+    trial.suggest_float("g_lr", 5e-5, 2e-3, log=True)
+    trial.suggest_float("d_lr", 5e-5, 2e-3, log=True)
+    trial.suggest_categorical("batch_size", [32, 64, 128])
+    trial.suggest_categorical("loss", list(LOSSES))
+    trial.suggest_int("d_steps", 1, 3)
+    return {"trial_number": trial.number}
+
+
+def define_smoke_space(trial) -> dict:
+    """A tiny space for `--smoke`: small nets that train in a second or two per epoch on CPU.
+    What it does not vary is returned as constants, so every trial's config is complete."""
+    trial.suggest_categorical("g_lstm_units", [8, 16])
+    trial.suggest_categorical("latent_len", [50])
+    trial.suggest_categorical("g_width", [16])
+    trial.suggest_categorical("d_width", [8])
+    trial.suggest_float("g_lr", 1e-4, 1e-3, log=True)
+    trial.suggest_categorical("loss", ["hinge", "bce"])
+    return {**SMOKE_FIXED, "trial_number": trial.number}
+
+
+# Fixed values for what the smoke space does not vary (still a full, valid GanConfig).
+SMOKE_FIXED = dict(g_lstm_layers=1, g_bidirectional=True, latent_channels=4, g_depth=3, g_kernel=5, d_depth=2,
+                   d_kernel=5, d_lr=4e-4, batch_size=32, d_steps=1)
+
+
+def channels(width: int, depth: int, factor: float, floor: int = 8) -> tuple[int, ...]:
+    """(width, width*factor, ...) of `depth` layers, never below `floor`: the shape the seed uses."""
+    return tuple(max(floor, int(width * factor**i)) for i in range(depth))
+
+
+def to_gan_config(params: dict, *, epochs: int, seed: int, window: int = 400) -> GanConfig:
+    """A trial's params (from `define_space`) -> GanConfig. Unknown keys raise TypeError."""
+    p = {k: v for k, v in params.items() if k != "trial_number"}
+    g_depth, g_width = p.pop("g_depth"), p.pop("g_width")
+    d_depth, d_width = p.pop("d_depth"), p.pop("d_width")
+    return GanConfig.from_dict({
+        **p,
+        "g_channels": list(channels(g_width, g_depth, 0.5)),
+        "d_channels": list(channels(d_width, d_depth, 2.0)),
+        "d_pool_every": 1,  # pool after every conv: with depth <= 4 the logit layer stays small
+        "window": window,
+        "epochs": epochs,
+        "seed": seed,
+    })

@@ -1,0 +1,152 @@
+"""The Tune trainable: one trial trains one GanConfig and reports validation PRD and MMD each epoch.
+
+Data arrives through the object store (`tune.with_parameters`), never from WFDB files, so workers
+need no shared filesystem and no LUDB copy. Each epoch's report carries a checkpoint, so a trial
+whose worker dies resumes from its last epoch (FailureConfig), and `--resume` continues it too.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import ray
+import torch
+from ray import tune
+
+from ecgmodels.metrics import evaluate
+from ecgmodels.train import Outcome, load_checkpoint, sampler, save_checkpoint, train
+
+from .space import to_gan_config
+
+# Reported instead of real values when a trial diverged (NaN): large, finite (Optuna refuses NaN).
+PENALTY = {"prd": 1e4, "mmd": 10.0, "rmse": 10.0}
+METRICS = ("prd", "mmd", "rmse")
+
+
+def scalarised(prd: float, mmd: float, floor: dict) -> float:
+    """One number for schedulers and the 'knee' rule: PRD and MMD each divided by its real-vs-real
+    floor and added, so 2.0 is a generator as good as real data by both measures."""
+    return prd / floor["prd"] + mmd / max(floor["mmd"], 1e-12)
+
+
+def flat_metrics(ev: dict) -> dict:
+    out = {}
+    for m in METRICS:
+        out[m] = ev[m]["mean"]
+        out[f"{m}_min"] = ev[m]["min"]
+        out[f"{m}_max"] = ev[m]["max"]
+    return out
+
+
+@contextlib.contextmanager
+def _injected_faults(index: int, epoch_hook: list):
+    """Test-only fault injection, driven by ECG_SEARCH_FAULTS (unset in normal use):
+    'crash@E:DIR' kills the worker process once, after epoch E's report (DIR holds the once-marker);
+    'nan@I' makes trial I's losses NaN, so it diverges."""
+    spec = os.environ.get("ECG_SEARCH_FAULTS", "")
+    patched = None
+    for item in filter(None, spec.split(",")):
+        kind, _, arg = item.partition("@")
+        if kind == "crash":
+            epoch, _, marker_dir = arg.partition(":")
+            marker = Path(marker_dir) / f"crashed-{index}"
+
+            def crash(ep: int, epoch=int(epoch), marker=marker) -> None:
+                if ep == epoch and not marker.exists():
+                    marker.write_text("crashed once")
+                    os._exit(1)  # as an OOM kill or a lost node would: no cleanup, no exception
+
+            epoch_hook.append(crash)
+        elif kind == "nan" and int(arg) == index:
+            import ecgmodels.train as T
+
+            patched = T.d_loss_fn
+            T.d_loss_fn = lambda *a: patched(*a) * float("nan")
+    try:
+        yield
+    finally:
+        if patched is not None:
+            import ecgmodels.train as T
+
+            T.d_loss_fn = patched
+
+
+def run_trial(config: dict, data: dict, settings: dict) -> None:
+    """Tune function trainable. `config`: the searcher's params; `data`: train/val arrays and floors;
+    `settings`: max_epochs, base seed, smoke, eval_n, device, threads."""
+    index = int(config["trial_number"])  # Optuna's trial number, 0, 1, 2, ... in the order it asked
+    seed = settings["seed"] * 10_000 + index  # explicit, recorded per trial
+    torch.set_num_threads(max(1, int(settings["threads"])))
+    device = "cuda" if settings["gpus"] > 0 and torch.cuda.is_available() else "cpu"
+    cfg = to_gan_config(config, epochs=settings["max_epochs"], seed=seed, window=data["train"].shape[-1])
+    resume = None
+    ckpt = tune.get_checkpoint()
+    if ckpt is not None:
+        with ckpt.as_directory() as d:
+            resume = load_checkpoint(Path(d) / "ckpt.pt")
+    node = ray.get_runtime_context().get_node_id()
+    hooks: list = []
+    last: dict = {}
+
+    def report(rep) -> None:
+        ev = evaluate(sampler(rep.generator), data["val"], settings["eval_n"], seed=seed, seed_metrics=False)
+        metrics = flat_metrics(ev) | {
+            "score": scalarised(ev["prd"]["mean"], ev["mmd"]["mean"], data["floor"]),
+            "epoch": rep.epoch, "d_loss": rep.metrics["d_loss"], "g_loss": rep.metrics["g_loss"],
+            "diversity": rep.metrics["diversity"], "trial_seed": seed, "trial_number": index, "node": node,
+            "outcome": Outcome.COMPLETED.value if rep.epoch == cfg.epochs else "running",
+            "resumed_from": int(resume["epoch"]) if resume else 0,
+        }
+        last.clear()
+        last.update(metrics)
+        with tempfile.TemporaryDirectory() as d:
+            save_checkpoint(rep.checkpoint(), Path(d) / "ckpt.pt")
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
+        for hook in hooks:
+            hook(rep.epoch)
+
+    with _injected_faults(index, hooks):
+        result = train(cfg, data["train"], device, report, resume=resume)
+    if result.outcome in (Outcome.DIVERGED, Outcome.COLLAPSED):
+        final = dict(last) if result.outcome == Outcome.COLLAPSED and last else {
+            **{m: PENALTY[m] for m in METRICS}, **{f"{m}_{s}": PENALTY[m] for m in METRICS for s in ("min", "max")},
+            "score": float(1e4), "epoch": result.epochs, "trial_seed": seed, "trial_number": index, "node": node,
+            "d_loss": float("nan"), "g_loss": float("nan"), "diversity": float("nan"),
+            "resumed_from": int(resume["epoch"]) if resume else 0}
+        final["outcome"] = result.outcome.value
+        final["message"] = result.message
+        tune.report(final)
+
+
+def data_payload(ds, eval_n: int) -> dict:
+    """What every trial needs, computed once by the driver: train and val windows, the floors."""
+    train_w, val_w = ds.part("train"), ds.part("val")
+    rng = np.random.default_rng(0)
+    stand_in = train_w[rng.choice(len(train_w), size=min(eval_n, len(train_w)), replace=False)]
+    floor = evaluate(stand_in, val_w, len(stand_in), seed=0, seed_metrics=False)
+    return {"train": np.ascontiguousarray(train_w), "val": np.ascontiguousarray(val_w),
+            "floor": {"prd": floor["prd"]["mean"], "mmd": floor["mmd"]["mean"]}}
+
+
+def run_seed_reference(train_w: np.ndarray, val_w: np.ndarray, test_w: np.ndarray, epochs: int, seed: int,
+                       eval_n: int, threads: int) -> dict:
+    """Train the seed's own model and recipe (variant 'seed') for `epochs` and score it on val and test.
+    Runs as a Ray task beside the search, so it shares the cluster's accounting."""
+    from ecgmodels.config import variant
+
+    torch.set_num_threads(max(1, threads))
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    cfg = variant("seed", epochs=epochs, seed=seed, window=train_w.shape[-1])
+    import time
+
+    t0 = time.perf_counter()
+    result = train(cfg, train_w, device)
+    seconds = time.perf_counter() - t0
+    sample = sampler(result.generator)
+    val = evaluate(sample, val_w, eval_n, seed=seed, seed_metrics=False)
+    test = evaluate(sample, test_w, 512, seed=seed, reference=train_w)
+    return {"epochs": result.epochs, "outcome": result.outcome.value, "seconds": round(seconds, 1),
+            "val": flat_metrics(val), "test": test}

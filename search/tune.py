@@ -1,0 +1,425 @@
+"""`python -m search.tune`: the distributed search over LSTM-GAN variants (Ray Tune + Optuna).
+
+The driver builds or finds the cached window dataset once, puts it in Ray's object store, and runs
+one trial per sampled config; Optuna minimises validation PRD (nn pairing) and MMD together. When
+the search ends it writes `results/<name>/`: leaderboard.csv/.md, pareto.png, samples.png, run.json
+and `best/`, the chosen generator re-evaluated on the test split and exported.
+"""
+from __future__ import annotations
+
+import os
+
+# Quiet, useful console output (see ../shared/notes/ray-tune.md); set before Ray is imported.
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "0")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import shlex  # noqa: E402
+import socket  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_UNFINISHED = 0, 1, 2, 3
+SEED_PUBLISHED = {"rmse_random": 0.078, "prd_seed": 14.82, "mmd_seed": 9e-4}  # the seed's table, means
+
+
+class UsageError(Exception):
+    """Bad or contradictory options, found before any work starts."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Options
+# ---------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from datasets.build import add_dataset_args
+
+    p = argparse.ArgumentParser(
+        prog="python -m search.tune",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=__doc__.split("\n\n")[1] if __doc__ else "",
+        epilog="examples:\n"
+        "  python -m search.tune --smoke                       # a quick look, ~1 min on a laptop\n"
+        "  python -m search.tune --num-samples 8 --max-epochs 10 --name quickstart\n"
+        "  python -m search.tune --resume results/quickstart   # continue an interrupted search\n"
+        "  ray job submit --address http://127.0.0.1:8265 --working-dir . -- \\\n"
+        "      python -m search.tune --num-samples 64 --gpus-per-trial 0.25 --storage-path s3://bucket/ecg\n"
+        "exit status: 0 all trials ended; 1 trials errored beyond the retry budget; 2 bad options;\n"
+        "3 interrupted with trials unfinished (resume with --resume).",
+    )
+    s = p.add_argument_group("search")
+    s.add_argument("--num-samples", type=int, default=8, help="trials to run (default %(default)s)")
+    s.add_argument("--max-epochs", type=int, default=10, help="epochs per trial (default %(default)s)")
+    s.add_argument("--name", help="run name: results go to <results-dir>/<name>/ (default: a timestamp)")
+    s.add_argument("--results-dir", default="results", help="where run folders go (default %(default)s)")
+    s.add_argument("--storage-path", help="where Ray keeps trial checkpoints and experiment state: a folder or "
+                   "any URI Ray supports, e.g. s3://bucket/prefix (default <results-dir>/<name>/tune)")
+    s.add_argument("--scheduler", choices=("none", "asha"), default="none",
+                   help="asha stops weak trials early on the scalarised score (default %(default)s)")
+    s.add_argument("--select", choices=("knee", "prd", "mmd"), default="knee",
+                   help="which Pareto-front trial to export: knee = lowest PRD/floor + MMD/floor (default)")
+    s.add_argument("--seed", type=int, default=0, help="searcher seed; trial k trains with seed*10000+k (default 0)")
+    s.add_argument("--smoke", action="store_true", help="tiny space and budget: 4 trials x 2 epochs, a quick look")
+    s.add_argument("--eval-n", type=int, default=256,
+                   help="generated beats scored per evaluation (default %(default)s)")
+    s.add_argument("--reference-epochs", type=int,
+                   help="also train the seed's own model for this many epochs as a reference row "
+                   "(default: --max-epochs; 0 skips it; on CPU it takes ~30 s per epoch)")
+    s.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted search from its run folder; "
+                   "finished trials are kept, running ones continue from their last checkpoint")
+    r = p.add_argument_group("resources")
+    r.add_argument("--address", default=os.environ.get("RAY_ADDRESS"),
+                   help="Ray cluster to join (default $RAY_ADDRESS; none: start a local Ray sized to this machine)")
+    r.add_argument("--cpus-per-trial", type=float, default=1, help="CPUs per trial (default %(default)s)")
+    r.add_argument("--gpus-per-trial", type=float, default=0,
+                   help="GPUs per trial; fractions let trials share one, e.g. 0.25 (default %(default)s)")
+    r.add_argument("--max-concurrent", type=int,
+                   help="trials at once (default: as many as the CPUs/GPUs allow)")
+    r.add_argument("-v", "--verbose", action="store_true", help="show Ray's and the workers' own output")
+    add_dataset_args(p)
+    return p
+
+
+def validate(args: argparse.Namespace) -> None:
+    """Checks that need no Ray and no data: they fail in milliseconds."""
+    if args.smoke:
+        args.num_samples, args.max_epochs = min(args.num_samples, 4), min(args.max_epochs, 2)
+        if args.reference_epochs is None:
+            args.reference_epochs = 0
+    if args.num_samples < 1:
+        raise UsageError(f"--num-samples {args.num_samples}: must be at least 1")
+    if args.max_epochs < 1:
+        raise UsageError(f"--max-epochs {args.max_epochs}: must be at least 1")
+    if args.cpus_per_trial <= 0:
+        raise UsageError(f"--cpus-per-trial {args.cpus_per_trial}: must be positive")
+    if args.gpus_per_trial < 0 or (args.gpus_per_trial > 1 and args.gpus_per_trial != int(args.gpus_per_trial)):
+        raise UsageError(f"--gpus-per-trial {args.gpus_per_trial}: use a fraction of one GPU or a whole number")
+    if args.max_concurrent is not None and args.max_concurrent < 1:
+        raise UsageError(f"--max-concurrent {args.max_concurrent}: must be at least 1")
+    if args.reference_epochs is None:
+        args.reference_epochs = args.max_epochs
+    if args.address:
+        check_reachable(args.address)
+
+
+def check_reachable(address: str) -> None:
+    """Fail fast on an address nothing listens at (Ray itself retries for a long time)."""
+    if address == "auto" or address.startswith("ray://") or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=3).close()
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--address {address}: cannot reach a Ray head there ({exc}). Start one with "
+                         "`ray start --head`, check host:port (the GCS port, 6379 by default), or leave "
+                         "--address out to run locally") from exc
+
+
+def load_resume(args: argparse.Namespace) -> tuple[argparse.Namespace, dict]:
+    """Args of the interrupted run (from its run.json), keeping this call's --address and -v."""
+    run = Path(args.resume)
+    info_path = run / "run.json"
+    if not info_path.is_file():
+        raise UsageError(f"--resume {run}: no run.json there, so it is not a search run folder "
+                         "(give the folder `python -m search.tune --name NAME` wrote, e.g. results/NAME)")
+    info = json.loads(info_path.read_text())
+    from ray import tune
+
+    if not tune.Tuner.can_restore(info["experiment_path"]):
+        raise UsageError(f"--resume {run}: {info['experiment_path']} holds no Tune experiment state to resume")
+    saved = argparse.Namespace(**info["args"])
+    saved.address, saved.verbose, saved.resume = args.address, args.verbose, args.resume
+    return saved, info
+
+
+# ---------------------------------------------------------------------------------------------
+# Ray
+# ---------------------------------------------------------------------------------------------
+
+
+def connect(args: argparse.Namespace) -> dict:
+    """Start or join Ray and check the requested resources fit; returns cluster resources."""
+    import logging
+
+    import ray
+
+    kwargs = dict(log_to_driver=args.verbose, logging_level=logging.INFO if args.verbose else logging.WARNING,
+                  configure_logging=True)
+    if args.address:
+        ray.init(address=args.address, **kwargs)
+    else:
+        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, **kwargs)
+    res = ray.cluster_resources()
+    gpus, cpus = res.get("GPU", 0), res.get("CPU", 0)
+    node_cpus = max((n["Resources"].get("CPU", 0) for n in ray.nodes() if n["Alive"]), default=0)
+    if args.gpus_per_trial > gpus:
+        raise UsageError(f"--gpus-per-trial {args.gpus_per_trial}: the cluster has {gpus:g} GPU(s)")
+    if args.cpus_per_trial > node_cpus:
+        raise UsageError(f"--cpus-per-trial {args.cpus_per_trial:g}: the largest node has {node_cpus:g} CPUs")
+    return {"cpus": cpus, "gpus": gpus, "nodes": len([n for n in ray.nodes() if n["Alive"]])}
+
+
+def make_console(total: int, verbose: bool):
+    from ray import tune
+
+    class Console(tune.Callback):
+        """One line per finished trial and a running count, instead of Ray's status tables."""
+
+        def __init__(self):
+            self.done = 0
+
+        def _line(self, trial, tag: str) -> None:
+            self.done += 1
+            m = trial.last_result or {}
+            c = trial.config
+            params = " ".join(f"{k}={c[k]:.2g}" if isinstance(c.get(k), float) else f"{k}={c[k]}"
+                              for k in ("loss", "g_lstm_units", "g_lr", "d_lr", "batch_size", "d_steps") if k in c)
+            metrics = (f"prd {m['prd']:7.1f}  mmd {m['mmd']:.4f}  score {m['score']:6.2f}"
+                       if "prd" in m and m.get("prd", 1e4) < 1e4 else "no metrics")
+            print(f"[{self.done}/{total}] trial {trial.config.get('trial_number', '?'):>3} {tag:<13} "
+                  f"epochs {m.get('epoch', 0):>3}  {metrics}  {m.get('time_total_s', 0):5.0f}s | {params}", flush=True)
+
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            self._line(trial, (trial.last_result or {}).get("outcome", "stopped early").replace("running", "stopped early"))
+
+        def on_trial_error(self, iteration, trials, trial, **info):
+            self._line(trial, "ERROR")
+
+        def on_trial_result(self, iteration, trials, trial, result, **info):
+            if verbose:
+                print(f"    trial {trial.trial_id} epoch {result.get('epoch')}: prd {result.get('prd', 0):.1f} "
+                      f"mmd {result.get('mmd', 0):.4f}", flush=True)
+
+    return Console()
+
+
+def make_tuner(args, data_ref_kwargs: dict, settings: dict, experiment_path: str, resources: dict, resume: bool):
+    """The Tuner for a new search, or the restored one for --resume."""
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.search.optuna import OptunaSearch
+
+    from .space import define_smoke_space, define_space
+    from .trainable import run_trial
+
+    trainable = tune.with_resources(tune.with_parameters(run_trial, **data_ref_kwargs, settings=settings),
+                                    {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial})
+    if resume:
+        return tune.Tuner.restore(experiment_path, trainable=trainable, resume_errored=True)
+    by_cpu = int(resources["cpus"] // args.cpus_per_trial)
+    by_gpu = int(resources["gpus"] // args.gpus_per_trial) if args.gpus_per_trial else by_cpu
+    concurrent = args.max_concurrent or max(1, min(by_cpu, by_gpu, args.num_samples))
+    searcher = OptunaSearch(space=define_smoke_space if args.smoke else define_space, metric=["prd", "mmd"],
+                            mode=["min", "min"], seed=args.seed)
+    scheduler = None
+    if args.scheduler == "asha":
+        scheduler = ASHAScheduler(metric="score", mode="min", time_attr="epoch", max_t=args.max_epochs,
+                                  grace_period=max(1, args.max_epochs // 4), reduction_factor=2)
+    storage, name = experiment_path.rsplit("/", 1)
+    return tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=args.num_samples,
+                                    max_concurrent_trials=concurrent, reuse_actors=True,
+                                    trial_dirname_creator=lambda t: f"trial_{t.config.get('trial_number', t.trial_id)}"),
+        run_config=tune.RunConfig(name=name, storage_path=storage, verbose=2 if args.verbose else 0,
+                                  failure_config=tune.FailureConfig(max_failures=2),
+                                  checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                                  callbacks=[make_console(args.num_samples, args.verbose)]),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Outputs
+# ---------------------------------------------------------------------------------------------
+
+
+PARAMS = ["loss", "g_lstm_units", "g_lstm_layers", "g_bidirectional", "latent_len", "latent_channels", "g_depth",
+          "g_width", "g_kernel", "d_depth", "d_width", "d_kernel", "g_lr", "d_lr", "batch_size", "d_steps"]
+SHOW = ["trial", "status", "pareto", "epochs", "wall_s", "prd", "prd_min", "prd_max", "mmd", "mmd_min", "mmd_max",
+        "rmse", "rmse_min", "rmse_max", "score"] + PARAMS
+
+
+def comparison_table(best: dict | None, best_name: str, seed_ref: dict | None) -> str:
+    """Test-split table: best searched generator, the seed variant, the real-vs-real floor, and the
+    seed's published figures (its own definitions; random pairing)."""
+    cols = [("mmd", "MMD² (population)"), ("prd", "PRD % (nn)"), ("rmse", "RMSE (nn)"),
+            ("rmse_random", "RMSE (random, seed's)"), ("prd_seed", "PRD_seed (random, seed's)"),
+            ("mmd_seed", "MMD_seed (per pair, seed's)")]
+    lines = ["| beats | " + " | ".join(c for _, c in cols) + " |", "|---|" + "---:|" * len(cols)]
+
+    def row(label, ev):
+        lines.append(f"| {label} | " + " | ".join(
+            f"{ev[k]['mean']:.4g} [{ev[k]['min']:.3g}, {ev[k]['max']:.3g}]" if k in ev else "" for k, _ in cols) + " |")
+
+    if best:
+        row(best_name, best)
+    if seed_ref:
+        row(f"seed variant ({seed_ref['epochs']} epochs, {seed_ref['outcome']})", seed_ref["test"])
+    if best:
+        row("real-vs-real floor (train beats)", best["floor"])
+    lines.append("| seed's published table (its leaky split, hand-cleaned) | | | | 0.078 [0.021, 0.169] | "
+                 "14.82 [4.55, 49.19] | 9e-4 [-6e-5, 1e-2] |")
+    return "\n".join(lines)
+
+
+def write_outputs(run_dir: Path, grid, args, info: dict, ds, floor: dict, seed_ref: dict | None) -> int:
+    """Leaderboard files, plots and the export of the chosen trial. Returns the exit status part."""
+    import pandas as pd
+
+    from . import leaderboard as lb
+    from .export import choose, export_row
+
+    board = lb.from_results(grid, args.max_epochs, PARAMS)
+    refs = [{"trial": "floor", "status": "reference", "prd": floor["prd"], "mmd": floor["mmd"],
+             "score": 2.0, "pareto": False}]
+    if seed_ref:
+        refs.append({"trial": "seed-variant", "status": f"reference ({seed_ref['outcome']})",
+                     "epochs": seed_ref["epochs"], "wall_s": seed_ref["seconds"], **seed_ref["val"], "pareto": False,
+                     "score": seed_ref["val"]["prd"] / floor["prd"] + seed_ref["val"]["mmd"] / floor["mmd"]})
+    board.to_csv(run_dir / "leaderboard.csv", index=False)
+    full = pd.concat([board, pd.DataFrame(refs)], ignore_index=True)
+    lb.plot_pareto(board, floor, run_dir / "pareto.png", seed_ref["val"] if seed_ref else None)
+
+    best_ev, best_name, exported = None, "", ""
+    try:
+        row = choose(board, args.select)
+        best_ev = export_row(row, ds, run_dir / "best", 512, args.select)
+        best_name = f"best searched (trial {row['trial']}, {args.select})"
+        exported = f"trial {row['trial']} (rule: {args.select}) exported to `best/`"
+    except ValueError as exc:
+        exported = f"nothing exported: {exc}"
+    md = [f"# Search `{info['name']}`", "",
+          f"- command: `{info['command']}`",
+          f"- finished {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, wall time {info['wall_s']:.0f} s, "
+          f"machine: {info['machine']}",
+          f"- versions: {', '.join(f'{k} {v}' for k, v in info['versions'].items())}",
+          f"- data: LUDB lead(s) {','.join(ds.meta['config']['leads'])}, {ds.meta['per_split']}, key `{ds.key[:12]}`",
+          f"- {exported}", "",
+          "## Test split: best vs the seed", "",
+          "Mean [min, max]. Ours: nn pairing and population MMD (RBF, median-heuristic bandwidth). "
+          "The seed's columns use its own definitions (random pairing, PRD/10, per-pair MMD).", "",
+          comparison_table(best_ev, best_name, seed_ref), "",
+          f"Copy check (test): median distance of generated beats to their nearest training beat over that of "
+          f"held-out real beats = {best_ev['copy_ratio']:.2f} (well below 1 would mean copying)." if best_ev else "",
+          "", "## Leaderboard (validation split)", "",
+          "`score` = PRD/floor + MMD/floor (2.0 = as good as real beats). Pareto front over trials that ran "
+          "every epoch.", "", lb.markdown(full, SHOW), ""]
+    (run_dir / "leaderboard.md").write_text("\n".join(md))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    t0 = time.time()
+    try:
+        info: dict = {}
+        if args.resume:
+            args, info = load_resume(args)
+        validate(args)
+        import datasets
+        from datasets.build import config_from_args
+
+        dcfg = config_from_args(args)
+    except (UsageError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if not getattr(datasets, "ECG_SEARCH_DATASETS", False):
+        print(f"error: 'import datasets' found {datasets.__file__}, not ecg-search's (Hugging Face's package has "
+              "the same name); run from the repository root or uninstall it", file=sys.stderr)
+        return EXIT_USAGE
+
+    name = args.name or info.get("name") or time.strftime("search-%Y%m%d-%H%M%S")
+    run_dir = Path(args.results_dir).resolve() / name if not args.resume else Path(args.resume).resolve()
+    experiment_path = info.get("experiment_path") or (
+        f"{args.storage_path.rstrip('/')}/{name}" if args.storage_path else str(run_dir / "tune"))
+    if not args.resume and (run_dir / "run.json").exists():
+        print(f"error: {run_dir} already holds a search; choose another --name, or continue it with "
+              f"--resume {run_dir}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        ds, hit = datasets.load_or_build(args.data_dir, dcfg, cache_dir=args.cache_dir, progress=sys.stderr.isatty())
+    except (datasets.LudbError, datasets.CacheError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"data: {ds.meta['windows']} lead-{','.join(dcfg.leads)} windows ({ds.meta['per_split']}), "
+          f"{'cache hit' if hit else 'built'}")
+
+    try:
+        resources = connect(args)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    import optuna
+    import ray
+    import torch
+
+    from .trainable import data_payload
+
+    optuna.logging.set_verbosity(optuna.logging.DEBUG if args.verbose else optuna.logging.WARNING)
+
+    payload = data_payload(ds, args.eval_n)
+    floor = payload["floor"]
+    settings = {"max_epochs": args.max_epochs, "seed": args.seed, "smoke": args.smoke, "eval_n": args.eval_n,
+                "gpus": args.gpus_per_trial, "threads": max(1, int(args.cpus_per_trial))}
+    run_dir.mkdir(parents=True, exist_ok=True)
+    info = {"name": name, "experiment_path": experiment_path, "args": vars(args) | {"resume": None},
+            "dataset_config": dcfg.to_dict(), "data_dir": str(Path(ds.meta["source"])), "dataset_key": ds.key,
+            "command": "python -m search.tune " + shlex.join(argv if argv is not None else sys.argv[1:]),
+            "created": info.get("created") or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, "
+                       f"{torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU'}; "
+                       f"Ray cluster {resources['nodes']} node(s), {resources['cpus']:g} CPUs, {resources['gpus']:g} GPUs",
+            "versions": {"ray": ray.__version__, "torch": str(torch.__version__), "python": platform.python_version()}}
+    (run_dir / "run.json").write_text(json.dumps(info, indent=1))
+    print(f"search '{name}': {args.num_samples} trials x {args.max_epochs} epochs on {resources['nodes']} node(s), "
+          f"{resources['cpus']:g} CPUs, {resources['gpus']:g} GPUs; floor on validation: PRD {floor['prd']:.1f} %, "
+          f"MMD {floor['mmd']:.4f}")
+
+    seed_task = None
+    if args.reference_epochs and not args.resume:
+        from .trainable import run_seed_reference
+
+        remote = ray.remote(num_cpus=args.cpus_per_trial, num_gpus=args.gpus_per_trial)(run_seed_reference)
+        seed_task = remote.remote(ds.part("train"), ds.part("val"), ds.part("test"), args.reference_epochs,
+                                  args.seed, args.eval_n, settings["threads"])
+        print(f"seed variant reference: training for {args.reference_epochs} epochs alongside the search")
+
+    tuner = make_tuner(args, {"data": ray.put(payload)}, settings, experiment_path, resources, bool(args.resume))
+    grid = tuner.fit()
+    created = len(grid)
+    unfinished = args.num_samples - grid.num_terminated - grid.num_errors
+    seed_ref = None
+    if seed_task is not None and unfinished == 0:
+        seed_ref = ray.get(seed_task)
+    info["wall_s"] = time.time() - t0
+    (run_dir / "run.json").write_text(json.dumps(info, indent=1))
+    write_outputs(run_dir, grid, args, info, ds, floor, seed_ref)
+    print(f"leaderboard: {run_dir / 'leaderboard.md'}  (python -m search.leaderboard {run_dir})")
+    if (run_dir / "best" / "model.json").exists():
+        print(f"best generator: {run_dir / 'best'}  (python -m ecgmodels.sample --model {run_dir / 'best'} "
+              "--n 16 --format wfdb --out samples/)")
+    if unfinished > 0:
+        print(f"interrupted: {unfinished} of {args.num_samples} trials unfinished ({created} started). "
+              f"Resume with: python -m search.tune --resume {run_dir}", file=sys.stderr)
+        return EXIT_UNFINISHED
+    if grid.num_errors:
+        print(f"{grid.num_errors} trial(s) failed beyond the retry budget (see the leaderboard's error column); "
+              f"retry them with: python -m search.tune --resume {run_dir}", file=sys.stderr)
+        return EXIT_ERRORS
+    print(f"done in {info['wall_s']:.0f} s")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
