@@ -9,6 +9,7 @@ against finished ones.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -39,6 +40,14 @@ def status_of(metrics: dict, error: bool, max_epochs: int) -> str:
     return outcome
 
 
+def error_line(error) -> str:
+    """The exception's own message (the last line of Ray's wrapped traceback), without colour codes."""
+    if error is None:
+        return ""
+    lines = [ln.strip() for ln in re.sub(r"\x1b\[[0-9;]*m", "", str(error)).splitlines() if ln.strip()]
+    return lines[-1][:200] if lines else type(error).__name__
+
+
 def from_results(grid, max_epochs: int, param_names: list[str]) -> pd.DataFrame:
     """One row per trial of a Tune ResultGrid."""
     rows = []
@@ -57,7 +66,7 @@ def from_results(grid, max_epochs: int, param_names: list[str]) -> pd.DataFrame:
                "node": str(m.get("node", ""))[:8],
                "resumed_from": m.get("resumed_from", 0),
                "checkpoint": res.checkpoint.path if res.checkpoint else "",
-               "error": str(res.error).splitlines()[0][:200] if res.error else ""}
+               "error": error_line(res.error)}
         rows.append(row)
     df = pd.DataFrame(rows)
     if df.empty:

@@ -35,6 +35,27 @@ def define_space(trial) -> dict:
     return {"trial_number": trial.number}
 
 
+def define_small_space(trial) -> dict:
+    """The full space's axes at CPU-friendly sizes (narrow convs, short kernels, one LSTM layer):
+    a 10-epoch trial on LUDB lead II takes about a minute on one core."""
+    trial.suggest_categorical("g_lstm_units", [16, 32])
+    trial.suggest_categorical("g_bidirectional", [True, False])
+    trial.suggest_categorical("latent_len", [100, 50])
+    trial.suggest_categorical("latent_channels", [4, 8])
+    trial.suggest_int("g_depth", 3, 4)
+    trial.suggest_categorical("g_width", [16, 32])
+    trial.suggest_categorical("g_kernel", [5, 9])
+    trial.suggest_int("d_depth", 2, 3)
+    trial.suggest_categorical("d_width", [8, 16])
+    trial.suggest_categorical("d_kernel", [5, 9])
+    trial.suggest_float("g_lr", 1e-4, 2e-3, log=True)
+    trial.suggest_float("d_lr", 1e-4, 2e-3, log=True)
+    trial.suggest_categorical("batch_size", [32, 64])
+    trial.suggest_categorical("loss", list(LOSSES))
+    trial.suggest_int("d_steps", 1, 2)
+    return {"g_lstm_layers": 1, "trial_number": trial.number}
+
+
 def define_smoke_space(trial) -> dict:
     """A tiny space for `--smoke`: small nets that train in a second or two per epoch on CPU.
     What it does not vary is returned as constants, so every trial's config is complete."""
@@ -50,6 +71,9 @@ def define_smoke_space(trial) -> dict:
 # Fixed values for what the smoke space does not vary (still a full, valid GanConfig).
 SMOKE_FIXED = dict(g_lstm_layers=1, g_bidirectional=True, latent_channels=4, g_depth=3, g_kernel=5, d_depth=2,
                    d_kernel=5, d_lr=4e-4, batch_size=32, d_steps=1)
+
+
+SPACES = {"full": define_space, "small": define_small_space, "smoke": define_smoke_space}
 
 
 def channels(width: int, depth: int, factor: float, floor: int = 8) -> tuple[int, ...]:

@@ -43,12 +43,13 @@ def flat_metrics(ev: dict) -> dict:
 
 @contextlib.contextmanager
 def _injected_faults(index: int, epoch_hook: list):
-    """Test-only fault injection, driven by ECG_SEARCH_FAULTS (unset in normal use):
-    'crash@E:DIR' kills the worker process once, after epoch E's report (DIR holds the once-marker);
-    'nan@I' makes trial I's losses NaN, so it diverges."""
-    spec = os.environ.get("ECG_SEARCH_FAULTS", "")
+    """Test-only fault injection, driven by ECG_SEARCH_FAULTS (unset in normal use; comma-separated):
+    'crash@E:DIR'  every trial's worker process dies once, right after epoch E's report (DIR holds
+                   the once-markers), as after an OOM kill or a lost node;
+    'nan@I'        trial I's losses turn NaN, so it diverges;
+    'raise@I'      trial I raises at its first epoch on every attempt, so it errors for good."""
     patched = None
-    for item in filter(None, spec.split(",")):
+    for item in filter(None, os.environ.get("ECG_SEARCH_FAULTS", "").split(",")):
         kind, _, arg = item.partition("@")
         if kind == "crash":
             epoch, _, marker_dir = arg.partition(":")
@@ -57,9 +58,11 @@ def _injected_faults(index: int, epoch_hook: list):
             def crash(ep: int, epoch=int(epoch), marker=marker) -> None:
                 if ep == epoch and not marker.exists():
                     marker.write_text("crashed once")
-                    os._exit(1)  # as an OOM kill or a lost node would: no cleanup, no exception
+                    os._exit(1)  # no cleanup, no exception: the process is simply gone
 
             epoch_hook.append(crash)
+        elif kind == "raise" and int(arg) == index:
+            raise RuntimeError(f"injected failure in trial {index} (ECG_SEARCH_FAULTS={item})")
         elif kind == "nan" and int(arg) == index:
             import ecgmodels.train as T
 
@@ -76,7 +79,7 @@ def _injected_faults(index: int, epoch_hook: list):
 
 def run_trial(config: dict, data: dict, settings: dict) -> None:
     """Tune function trainable. `config`: the searcher's params; `data`: train/val arrays and floors;
-    `settings`: max_epochs, base seed, smoke, eval_n, device, threads."""
+    `settings`: max_epochs, base seed, eval_n, gpus, threads."""
     index = int(config["trial_number"])  # Optuna's trial number, 0, 1, 2, ... in the order it asked
     seed = settings["seed"] * 10_000 + index  # explicit, recorded per trial
     torch.set_num_threads(max(1, int(settings["threads"])))

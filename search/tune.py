@@ -53,8 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
         "3 interrupted with trials unfinished (resume with --resume).",
     )
     s = p.add_argument_group("search")
-    s.add_argument("--num-samples", type=int, default=8, help="trials to run (default %(default)s)")
-    s.add_argument("--max-epochs", type=int, default=10, help="epochs per trial (default %(default)s)")
+    s.add_argument("--num-samples", type=int, help="trials to run (default 8; 4 with --smoke)")
+    s.add_argument("--max-epochs", type=int, help="epochs per trial (default 10; 2 with --smoke)")
     s.add_argument("--name", help="run name: results go to <results-dir>/<name>/ (default: a timestamp)")
     s.add_argument("--results-dir", default="results", help="where run folders go (default %(default)s)")
     s.add_argument("--storage-path", help="where Ray keeps trial checkpoints and experiment state: a folder or "
@@ -64,7 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--select", choices=("knee", "prd", "mmd"), default="knee",
                    help="which Pareto-front trial to export: knee = lowest PRD/floor + MMD/floor (default)")
     s.add_argument("--seed", type=int, default=0, help="searcher seed; trial k trains with seed*10000+k (default 0)")
-    s.add_argument("--smoke", action="store_true", help="tiny space and budget: 4 trials x 2 epochs, a quick look")
+    s.add_argument("--space", choices=("full", "small", "smoke"), default="full",
+                   help="search space (search/space.py): full = every size up to the seed's (best on a GPU); "
+                   "small = the same axes at CPU-friendly sizes; smoke = tiny networks (default %(default)s)")
+    s.add_argument("--smoke", action="store_true", help="--space smoke with a tiny budget (4 trials x 2 epochs "
+                   "unless given): a quick look that the whole pipeline works")
     s.add_argument("--eval-n", type=int, default=256,
                    help="generated beats scored per evaluation (default %(default)s)")
     s.add_argument("--reference-epochs", type=int,
@@ -88,9 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
 def validate(args: argparse.Namespace) -> None:
     """Checks that need no Ray and no data: they fail in milliseconds."""
     if args.smoke:
-        args.num_samples, args.max_epochs = min(args.num_samples, 4), min(args.max_epochs, 2)
-        if args.reference_epochs is None:
-            args.reference_epochs = 0
+        args.space = "smoke"
+    if args.num_samples is None:
+        args.num_samples = 4 if args.smoke else 8
+    if args.max_epochs is None:
+        args.max_epochs = 2 if args.smoke else 10
+    if args.smoke and args.reference_epochs is None:
+        args.reference_epochs = 0
     if args.num_samples < 1:
         raise UsageError(f"--num-samples {args.num_samples}: must be at least 1")
     if args.max_epochs < 1:
@@ -204,7 +212,7 @@ def make_tuner(args, data_ref_kwargs: dict, settings: dict, experiment_path: str
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search.optuna import OptunaSearch
 
-    from .space import define_smoke_space, define_space
+    from .space import SPACES
     from .trainable import run_trial
 
     trainable = tune.with_resources(tune.with_parameters(run_trial, **data_ref_kwargs, settings=settings),
@@ -214,7 +222,7 @@ def make_tuner(args, data_ref_kwargs: dict, settings: dict, experiment_path: str
     by_cpu = int(resources["cpus"] // args.cpus_per_trial)
     by_gpu = int(resources["gpus"] // args.gpus_per_trial) if args.gpus_per_trial else by_cpu
     concurrent = args.max_concurrent or max(1, min(by_cpu, by_gpu, args.num_samples))
-    searcher = OptunaSearch(space=define_smoke_space if args.smoke else define_space, metric=["prd", "mmd"],
+    searcher = OptunaSearch(space=SPACES[args.space], metric=["prd", "mmd"],
                             mode=["min", "min"], seed=args.seed)
     scheduler = None
     if args.scheduler == "asha":
@@ -370,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
 
     payload = data_payload(ds, args.eval_n)
     floor = payload["floor"]
-    settings = {"max_epochs": args.max_epochs, "seed": args.seed, "smoke": args.smoke, "eval_n": args.eval_n,
+    settings = {"max_epochs": args.max_epochs, "seed": args.seed, "eval_n": args.eval_n,
                 "gpus": args.gpus_per_trial, "threads": max(1, int(args.cpus_per_trial))}
     run_dir.mkdir(parents=True, exist_ok=True)
     info = {"name": name, "experiment_path": experiment_path, "args": vars(args) | {"resume": None},

@@ -1,0 +1,202 @@
+"""The search: CLI checks, an end-to-end smoke search, interrupt + resume, faults, and a two-node cluster.
+
+Searches run as subprocesses (as users run them); clusters are started here with
+ray.cluster_utils.Cluster on loopback and joined with --address.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from .conftest import REPO
+
+# Loopback-only nodes, and no token dance between this process's cluster and the driver subprocess.
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+ENV = {**os.environ, "RAY_AUTH_MODE": "disabled", "LUDB_DIR": ""}
+
+
+def tune_cmd(data_dir, results, name, *extra):
+    return [sys.executable, "-m", "search.tune", "--data-dir", str(data_dir), "--results-dir", str(results),
+            "--name", name, "--cpus-per-trial", "1", *extra]
+
+
+def run(cmd, env=None, timeout=300):
+    return subprocess.run(cmd, cwd=REPO, env=env or ENV, capture_output=True, text=True, timeout=timeout)
+
+
+# --------------------------------------------------------------------------------------- bad options
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--num-samples", "0"], "--num-samples 0"),
+    (["--cpus-per-trial", "0"], "--cpus-per-trial 0"),
+    (["--address", "127.0.0.1:1"], "cannot reach a Ray head"),
+    (["--lead", "v9"], "unknown lead"),
+])
+def test_bad_options_fail_fast(synthetic_ludb, tmp_path, extra, message):
+    t0 = time.time()
+    res = run(tune_cmd(synthetic_ludb, tmp_path, "bad", *extra))
+    assert res.returncode == 2 and message in res.stderr, res.stderr
+    assert time.time() - t0 < 30 and not (tmp_path / "bad").exists()  # before any work
+
+
+def test_resume_of_a_folder_that_is_not_a_search(tmp_path):
+    res = run([sys.executable, "-m", "search.tune", "--resume", str(tmp_path)])
+    assert res.returncode == 2 and "not a search run folder" in res.stderr
+
+
+def test_more_gpus_than_the_cluster_has(synthetic_ludb, tmp_path):
+    res = run(tune_cmd(synthetic_ludb, tmp_path, "gpu", "--smoke", "--gpus-per-trial", "1"))
+    assert res.returncode == 2 and "the cluster has 0 GPU(s)" in res.stderr
+
+
+# --------------------------------------------------------------------------------------- searches
+
+
+def board(run_dir: Path) -> pd.DataFrame:
+    return pd.read_csv(run_dir / "leaderboard.csv")
+
+
+def test_smoke_search_end_to_end(synthetic_ludb, tmp_path):
+    t0 = time.time()
+    res = run(tune_cmd(synthetic_ludb, tmp_path, "smoke", "--smoke"))
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert time.time() - t0 < 120
+    assert "[4/4] trial" in res.stdout and "done in" in res.stdout
+    run_dir = tmp_path / "smoke"
+    b = board(run_dir)
+    assert len(b) == 4 and (b["status"] == "completed").all() and b["pareto"].any()
+    assert sorted(b["trial"]) == [0, 1, 2, 3] and (b["epochs"] == 2).all()
+    assert {"pareto.png", "samples.png", "leaderboard.md", "run.json", "best"} <= {p.name for p in run_dir.iterdir()}
+    md = (run_dir / "leaderboard.md").read_text()
+    assert "real-vs-real floor" in md and "seed's published table" in md
+    # The exported generator loads with torch alone, in a fresh process.
+    code = (f"import torch, json; info = json.load(open({str(run_dir / 'best' / 'model.json')!r})); "
+            f"m = torch.export.load({str(run_dir / 'best' / 'generator.pt2')!r}).module(); "
+            "print(tuple(m(torch.randn(3, *info['latent']['shape'])).shape))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert out.stdout.strip() == "(3, 1, 400)", out.stderr
+    # The leaderboard re-ranks, and any trial exports later.
+    lb = run([sys.executable, "-m", "search.leaderboard", str(run_dir), "--by", "mmd"])
+    mmd_order = [float(line.split()[6]) for line in lb.stdout.splitlines()[1:]]
+    assert lb.returncode == 0 and mmd_order == sorted(mmd_order)
+    ex = run([sys.executable, "-m", "search.export", "--run", str(run_dir), "--trial", "2",
+              "--data-dir", str(synthetic_ludb)])
+    assert ex.returncode == 0, ex.stderr
+    assert json.loads((run_dir / "trial-2" / "model.json").read_text())["metrics"]["trial"] == "2"
+    again = run(tune_cmd(synthetic_ludb, tmp_path, "smoke", "--smoke"))
+    assert again.returncode == 2 and "already holds a search" in again.stderr
+
+
+def test_interrupted_search_resumes(synthetic_ludb, tmp_path):
+    cmd = tune_cmd(synthetic_ludb, tmp_path, "int", "--smoke", "--num-samples", "3", "--max-epochs", "40",
+                   "--max-concurrent", "1")
+    proc = subprocess.Popen(cmd, cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run_dir = tmp_path / "int"
+    deadline = time.time() + 120
+    while time.time() < deadline and not list((run_dir / "tune").glob("trial_*/checkpoint_*")):
+        time.sleep(0.5)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 3, out + err
+    assert f"--resume {run_dir}" in err
+    before = board(run_dir)
+    assert (before["status"] != "completed").any()
+
+    res = run([sys.executable, "-m", "search.tune", "--resume", str(run_dir)])
+    assert res.returncode == 0, res.stdout + res.stderr
+    after = board(run_dir)
+    assert len(after) == 3 and (after["status"] == "completed").all() and (after["epochs"] == 40).all()
+    assert after["resumed_from"].max() > 0  # the interrupted trial went on from its checkpoint
+
+
+def test_faults_retry_divergence_and_errors(synthetic_ludb, tmp_path):
+    """Trial 0 raises on every attempt (errors after its retries), trial 1 diverges, trials 2-3 lose
+    their worker once after epoch 2 and finish from that checkpoint; the search goes on; exit 1."""
+    env = {**ENV, "ECG_SEARCH_FAULTS": f"raise@0,nan@1,crash@2:{tmp_path}"}
+    res = run(tune_cmd(synthetic_ludb, tmp_path, "faults", "--smoke", "--max-epochs", "4"), env=env)
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "failed beyond the retry budget" in res.stderr
+    b = board(tmp_path / "faults").set_index("trial")
+    assert b.loc[0, "status"] == "error" and "injected failure" in b.loc[0, "error"]
+    assert b.loc[1, "status"] == "diverged"
+    for t in (2, 3):
+        assert b.loc[t, "status"] == "completed" and b.loc[t, "epochs"] == 4
+        assert b.loc[t, "resumed_from"] == 2 and (tmp_path / f"crashed-{t}").exists()
+    assert (tmp_path / "faults" / "best" / "model.json").exists()  # the best of what finished
+
+
+# --------------------------------------------------------------------------------------- clusters
+
+
+def start_cluster(head_cpus: int, workers: int):
+    """A head and `workers` 1-CPU worker nodes on loopback, started from this process."""
+    os.environ["RAY_AUTH_MODE"] = "disabled"
+    from ray.cluster_utils import Cluster
+
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": head_cpus})
+    for _ in range(workers):
+        c.add_node(num_cpus=1)
+    c.wait_for_nodes()
+    return c
+
+
+@pytest.fixture
+def cluster():
+    """Head (1 CPU) + one worker (1 CPU): two nodes that can both run trials."""
+    c = start_cluster(1, 1)
+    yield c
+    c.shutdown()
+
+
+@pytest.fixture
+def cluster_spare():
+    """Head with no CPU + two 1-CPU workers: a trial runs on a worker, and the other can take it over."""
+    c = start_cluster(0, 2)
+    yield c
+    c.shutdown()
+
+
+def test_two_node_cluster_runs_trials_on_both(cluster, synthetic_ludb, tmp_path):
+    res = run(tune_cmd(synthetic_ludb, tmp_path, "c2", "--smoke", "--num-samples", "4", "--max-epochs", "6",
+                       "--address", cluster.address))
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "on 2 node(s)" in res.stdout
+    b = board(tmp_path / "c2")
+    assert (b["status"] == "completed").all() and b["node"].nunique() == 2
+
+
+def test_node_removed_mid_trial_finishes_on_the_other(cluster_spare, synthetic_ludb, tmp_path):
+    cluster = cluster_spare
+    cmd = tune_cmd(synthetic_ludb, tmp_path, "rm", "--smoke", "--num-samples", "1", "--max-epochs", "60",
+                   "--address", cluster.address)
+    proc = subprocess.Popen(cmd, cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    result_json = None
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        found = list((tmp_path / "rm" / "tune").glob("trial_*/result.json"))
+        if found and found[0].read_text().strip():
+            lines = found[0].read_text().strip().splitlines()
+            if json.loads(lines[-1])["epoch"] >= 3:
+                result_json = json.loads(lines[-1])
+                break
+        time.sleep(0.2)
+    assert result_json is not None, "trial never reported"
+    node_id = result_json["node"]
+    victims = [n for n in cluster.list_all_nodes() if n.node_id == node_id]
+    assert len(victims) == 1 and victims[0] is not cluster.head_node  # the head has no CPU for trials
+    cluster.remove_node(victims[0])
+    out, err = proc.communicate(timeout=240)
+    assert proc.returncode == 0, out + err
+    b = board(tmp_path / "rm")
+    assert b.loc[0, "status"] == "completed" and b.loc[0, "epochs"] == 60
+    assert b.loc[0, "resumed_from"] >= 3 and b.loc[0, "node"] != node_id[:8]
