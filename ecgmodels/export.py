@@ -55,8 +55,8 @@ def export(out_dir: str | os.PathLike, G: Generator, D: Discriminator | None, cf
            dataset: dict, metrics: dict | None = None, seed: int | None = None, extra: dict | None = None) -> Path:
     """Write an export folder at `out_dir` (replacing an existing one only once the new one is complete).
 
-    `dataset` describes the training data: {'key', 'fs', 'scale_mv', 'leads', 'r_index', ...}
-    (the WindowDataset's meta serves). Returns the folder.
+    `dataset` describes the training data: {'key', 'fs', 'scale_mv', 'config': {'leads', 'r_index', ...}}
+    (a WindowDataset's meta); a missing field is a KeyError. Returns the folder.
     """
     from . import __version__
 
@@ -70,20 +70,20 @@ def export(out_dir: str | os.PathLike, G: Generator, D: Discriminator | None, cf
         if D is not None:
             ckpt["discriminator"] = {k: v.cpu() for k, v in D.state_dict().items()}
         torch.save(ckpt, tmp / "checkpoint.pt")
-        dcfg = dataset.get("config", {})
+        dcfg = dataset["config"]  # required, like every field read below: no silent defaults
         model = {
             "format": EXPORT_FORMAT,
             "what": "ecg-search LSTM-GAN generator of single-lead ECG beats",
             "latent": {"shape": [cfg.latent_len, cfg.latent_channels], "distribution": "standard normal N(0, 1)",
                        "input": "float32 [batch, latent_len, latent_channels]"},
             "output": "float32 [batch, leads, samples] in [-1, 1]; multiply by scale_mv for millivolts",
-            "leads": list(dcfg.get("leads", ["ii"])),
-            "fs": dataset.get("fs", 500),
+            "leads": list(dcfg["leads"]),
+            "fs": dataset["fs"],
             "window": cfg.window,
-            "r_index": dcfg.get("r_index", 150),
+            "r_index": dcfg["r_index"],
             "scale_mv": float(dataset["scale_mv"]),
             "config": cfg.to_dict(),
-            "dataset": {"key": dataset.get("key"), "config": dcfg, "source": "LUDB v1.0.1 (ODC-By 1.0)"},
+            "dataset": {"key": dataset["key"], "config": dcfg, "source": "LUDB v1.0.1 (ODC-By 1.0)"},
             "metrics": metrics or {},
             "seed": cfg.seed if seed is None else seed,
             "versions": {"ecg_search": __version__, "torch": torch.__version__, "numpy": np.__version__,
