@@ -13,11 +13,11 @@ export RAY_AUTH_MODE=disabled
 tmp=$(mktemp -d /tmp/ecg-cluster-XXXX)
 head_dir="$tmp/head" worker_dir="$tmp/worker"
 cleanup() {
-  # Stop only the two nodes started here (plain `ray stop` would stop every Ray of this user).
-  for d in "$head_dir" "$worker_dir"; do
-    pkill -f -- "--temp-dir=$d" 2>/dev/null || true
-    pkill -f -- "$d/session" 2>/dev/null || true
-  done
+  # Stop only the two nodes started here (plain `ray stop` would stop every Ray of this user):
+  # every process of theirs names this script's temp folder on its command line.
+  pkill -TERM -f -- "$tmp/" 2>/dev/null || true
+  sleep 3
+  pkill -KILL -f -- "$tmp/" 2>/dev/null || true
 }
 trap cleanup EXIT
 

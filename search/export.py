@@ -15,6 +15,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ecgmodels.config import GanConfig
@@ -63,7 +64,8 @@ def export_row(row: pd.Series, ds, out_dir: Path, eval_n: int, select: str) -> d
     metrics = {"split": "test", "selected_by": select, "trial": str(row["trial"]), "epochs": epoch, "test": ev,
                "validation": {k: row[k] for k in ("prd", "mmd", "rmse", "score") if k in row}}
     export(out_dir, G, D, cfg, dataset=ds.meta, metrics=metrics)
-    real = ds.to_mv(test[:8])
+    pick = np.random.default_rng(cfg.seed).choice(len(test), size=min(8, len(test)), replace=False)
+    real = ds.to_mv(test[pick])  # random held-out beats: the first few all come from one record
     gen = sampler(G)(8, 0) * ds.scale_mv
     info = {"r_index": ds.meta["config"]["r_index"], "fs": ds.meta["fs"], "leads": ds.meta["config"]["leads"]}
     plot_side_by_side(gen, real, info, out_dir.parent / "samples.png")
