@@ -30,13 +30,21 @@ def pareto_mask(prd: np.ndarray, mmd: np.ndarray) -> np.ndarray:
     return mask
 
 
-def status_of(metrics: dict, error: bool, max_epochs: int) -> str:
+def trial_states(grid) -> dict[str, str]:
+    """{trial_id: Tune status}. ResultGrid has no public per-trial status; its own num_terminated
+    reads `_experiment_analysis.trials`, and so do we (empty if a Ray upgrade moves it)."""
+    trials = getattr(getattr(grid, "_experiment_analysis", None), "trials", None) or []
+    return {t.trial_id: t.status for t in trials}
+
+
+def status_of(metrics: dict, error: bool, tune_status: str | None) -> str:
+    """completed / diverged / collapsed (the trial's own outcome), error, stopped early (terminated
+    by the scheduler before its last epoch), or unfinished (interrupted)."""
     if error:
         return "error"
     outcome = metrics.get("outcome", "running")
     if outcome == "running":
-        epoch = int(metrics.get("epoch", 0) or 0)
-        return "stopped early" if metrics.get("done") and epoch < max_epochs else "unfinished"
+        return "stopped early" if tune_status == "TERMINATED" else "unfinished"
     return outcome
 
 
@@ -48,15 +56,16 @@ def error_line(error) -> str:
     return lines[-1][:200] if lines else type(error).__name__
 
 
-def from_results(grid, max_epochs: int, param_names: list[str]) -> pd.DataFrame:
+def from_results(grid, param_names: list[str]) -> pd.DataFrame:
     """One row per trial of a Tune ResultGrid."""
+    states = trial_states(grid)
     rows = []
     for res in grid:
         m = res.metrics or {}
         trial_id = m.get("trial_id") or Path(res.path).name
         row = {"trial": res.config.get("trial_number", m.get("trial_number", -1)),
                "trial_id": trial_id,
-               "status": status_of(m, res.error is not None, max_epochs),
+               "status": status_of(m, res.error is not None, states.get(trial_id)),
                **{p: res.config.get(p) for p in param_names},
                "epochs": m.get("epoch", 0),
                "wall_s": round(float(m.get("time_total_s", 0.0)), 1),

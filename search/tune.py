@@ -282,7 +282,7 @@ def write_outputs(run_dir: Path, grid, args, info: dict, ds, floor: dict, seed_r
     from . import leaderboard as lb
     from .export import choose, export_row
 
-    board = lb.from_results(grid, args.max_epochs, PARAMS)
+    board = lb.from_results(grid, PARAMS)
     refs = [{"trial": "floor", "status": "reference", "prd": floor["prd"], "mmd": floor["mmd"],
              "score": 2.0, "pareto": False}]
     if seed_ref:

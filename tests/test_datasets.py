@@ -102,6 +102,17 @@ def test_split_is_deterministic_and_stratified():
     assert rare == {"train": 16, "val": 2, "test": 2}
 
 
+def test_several_leads_each_give_single_lead_samples(synthetic_ludb, tmp_path):
+    one, _ = build(synthetic_ludb, tmp_path)
+    two, _ = build(synthetic_ludb, tmp_path, leads=("ii", "avr"))
+    assert two.windows.shape[1] == 1 and set(two.lead.tolist()) == {"ii", "avr"}
+    assert (two.lead == "ii").sum() == len(one.windows)
+    # aVR is written upside down (negative gain): its R wave is the window's minimum, at index 150.
+    avr = two.windows[two.lead == "avr", 0]
+    assert (np.abs(np.argmin(avr, axis=1) - 150) <= 1).all()
+    assert two.key != one.key
+
+
 def test_unannotated_lead_falls_back_to_detector(ludb_copy, tmp_path):
     (ludb_copy / "data" / "1.ii").write_bytes(b"")  # empty annotation file
     (ludb_copy / "data" / "2.ii").unlink()  # missing annotation file

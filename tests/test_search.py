@@ -96,6 +96,17 @@ def test_smoke_search_end_to_end(synthetic_ludb, tmp_path):
     assert again.returncode == 2 and "already holds a search" in again.stderr
 
 
+def test_asha_stops_weak_trials_and_keeps_them_off_the_front(synthetic_ludb, tmp_path):
+    res = run(tune_cmd(synthetic_ludb, tmp_path, "asha", "--smoke", "--num-samples", "6", "--max-epochs", "8",
+                       "--scheduler", "asha", "--max-concurrent", "2"))
+    assert res.returncode == 0, res.stdout + res.stderr
+    b = board(tmp_path / "asha")
+    assert set(b["status"]) <= {"completed", "stopped early", "collapsed"} and len(b) == 6
+    early = b[b["status"] == "stopped early"]
+    assert len(early) >= 1 and (early["epochs"] < 8).all() and not early["pareto"].any()
+    assert b.loc[b["pareto"], "status"].eq("completed").all()
+
+
 def test_interrupted_search_resumes(synthetic_ludb, tmp_path):
     cmd = tune_cmd(synthetic_ludb, tmp_path, "int", "--smoke", "--num-samples", "3", "--max-epochs", "40",
                    "--max-concurrent", "1")
