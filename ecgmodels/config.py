@@ -22,6 +22,10 @@ class GanConfig:
     # --- generator: noise [batch, latent_len, latent_channels] -> LSTM -> convs (+ x2 upsampling) -> tanh
     latent_len: int = 100  # must be window / 2**k; the k upsamplings are spread over the conv stack
     latent_channels: int = 12
+    # Feed the LSTM one extra input channel holding the time position (-1 .. 1 along the latent
+    # sequence). Convolutions cannot tell where index 150 is, and an LSTM over i.i.d. noise learns
+    # it slowly; the seed had no such channel, so it is off by default.
+    g_position: bool = False
     g_lstm_units: int = 64  # per direction
     g_lstm_layers: int = 1
     g_bidirectional: bool = True

@@ -31,7 +31,8 @@ class Generator(nn.Module):
     def __init__(self, cfg: GanConfig):
         super().__init__()
         self.latent_shape = (cfg.latent_len, cfg.latent_channels)
-        self.lstm = nn.LSTM(cfg.latent_channels, cfg.g_lstm_units, num_layers=cfg.g_lstm_layers,
+        self.position = cfg.g_position
+        self.lstm = nn.LSTM(cfg.latent_channels + int(cfg.g_position), cfg.g_lstm_units, num_layers=cfg.g_lstm_layers,
                             batch_first=True, bidirectional=cfg.g_bidirectional)
         width = cfg.g_lstm_units * (2 if cfg.g_bidirectional else 1)
         ups = _upsample_after(len(cfg.g_channels), cfg.upsamplings)
@@ -45,6 +46,9 @@ class Generator(nn.Module):
         self.convs = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if self.position:
+            pos = torch.linspace(-1.0, 1.0, z.shape[1], device=z.device, dtype=z.dtype)
+            z = torch.cat([z, pos.view(1, -1, 1).expand(z.shape[0], -1, 1)], dim=2)
         h, _ = self.lstm(z)  # [batch, latent_len, width]
         return self.convs(h.transpose(1, 2))
 

@@ -21,6 +21,7 @@ def define_space(trial) -> dict:
     trial.suggest_categorical("g_bidirectional", [True, False])
     trial.suggest_categorical("latent_len", [100, 50])  # 2 or 3 x2 upsamplings to 400 samples
     trial.suggest_categorical("latent_channels", [4, 8, 12])
+    trial.suggest_categorical("g_position", [False, True])  # a time-position input channel
     trial.suggest_int("g_depth", 3, 4)  # hidden convolutions (>= the 3 upsamplings of latent_len 50)
     trial.suggest_categorical("g_width", [32, 64, 128])  # first conv's channels; halved at each layer
     trial.suggest_categorical("g_kernel", [5, 9, 16])
@@ -42,6 +43,7 @@ def define_small_space(trial) -> dict:
     trial.suggest_categorical("g_bidirectional", [True, False])
     trial.suggest_categorical("latent_len", [100, 50])
     trial.suggest_categorical("latent_channels", [4, 8])
+    trial.suggest_categorical("g_position", [False, True])
     trial.suggest_int("g_depth", 3, 4)
     trial.suggest_categorical("g_width", [16, 32])
     trial.suggest_categorical("g_kernel", [5, 9])

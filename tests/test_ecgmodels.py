@@ -52,6 +52,18 @@ def test_generator_upsamples_to_the_window(latent_len, ups):
     assert G(torch.randn(3, latent_len, 12)).shape == (3, 1, 400)
 
 
+def test_position_channel_exports_with_a_dynamic_batch(tmp_path):
+    cfg = TINY.replace(g_position=True)
+    G, D = build(cfg)
+    assert G.lstm.input_size == cfg.latent_channels + 1
+    meta = {"key": "k", "fs": 500, "scale_mv": 1.0, "config": {"leads": ["ii"], "r_index": 150}}
+    export(tmp_path / "m", G, D, cfg, dataset=meta)
+    prog = torch.export.load(tmp_path / "m" / "generator.pt2").module()
+    for b in (1, 7):
+        z = torch.randn(b, *G.latent_shape)
+        assert torch.allclose(prog(z), G.eval()(z), atol=1e-6)
+
+
 @pytest.mark.parametrize("bad,match", [
     ({"g_lstm_units": 0}, "g_lstm_units"),
     ({"g_kernel": 401}, "g_kernel"),
