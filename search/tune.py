@@ -327,6 +327,9 @@ def write_outputs(run_dir: Path, grid, args, info: dict, ds, floor: dict, seed_r
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ecgmodels.fit import require_datasets
+
+    datasets = require_datasets()
     parser = build_parser()
     args = parser.parse_args(argv)
     t0 = time.time()
@@ -335,18 +338,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.resume:
             args, info = load_resume(args)
         validate(args)
-        import datasets
         from datasets.build import config_from_args
 
         dcfg = config_from_args(args)
     except (UsageError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if not getattr(datasets, "ECG_SEARCH_DATASETS", False):
-        print(f"error: 'import datasets' found {datasets.__file__}, not ecg-search's (Hugging Face's package has "
-              "the same name); run from the repository root or uninstall it", file=sys.stderr)
-        return EXIT_USAGE
-
     name = args.name or info.get("name") or time.strftime("search-%Y%m%d-%H%M%S")
     run_dir = Path(args.results_dir).resolve() / name if not args.resume else Path(args.resume).resolve()
     experiment_path = info.get("experiment_path") or (
@@ -383,7 +380,8 @@ def main(argv: list[str] | None = None) -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     info = {"name": name, "experiment_path": experiment_path, "args": vars(args) | {"resume": None},
             "dataset_config": dcfg.to_dict(), "data_dir": str(Path(ds.meta["source"])), "dataset_key": ds.key,
-            "command": "python -m search.tune " + shlex.join(argv if argv is not None else sys.argv[1:]),
+            # On --resume, keep the command that started the search: it is the one that reproduces it.
+            "command": info.get("command") or "python -m search.tune " + shlex.join(argv if argv is not None else sys.argv[1:]),
             "created": info.get("created") or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, "
                        f"{torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU'}; "

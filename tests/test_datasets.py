@@ -37,6 +37,18 @@ def test_datasets_is_ours_not_hugging_face(tmp_path):
     assert marker == "True"
 
 
+@pytest.mark.parametrize("module", ["search.tune", "ecgmodels.train"])
+def test_a_shadowing_datasets_package_gets_a_clear_error(tmp_path, module):
+    """With another `datasets` first on sys.path (as Hugging Face's could be), the CLIs say so."""
+    fake = tmp_path / "fake" / "datasets"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    env = {**os.environ, "PYTHONPATH": f"{fake.parent}{os.pathsep}{REPO}"}
+    res = subprocess.run([sys.executable, "-m", module, "--help"], cwd=tmp_path, env=env, capture_output=True,
+                         text=True)
+    assert res.returncode != 0 and "not ecg-search's dataset package" in res.stderr, res.stderr
+
+
 # --------------------------------------------------------------------------------------- metadata
 
 
