@@ -8,7 +8,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from .config import VARIANTS, GanConfig, variant

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from datasets import CacheError, DatasetConfig, LudbError, load_or_build, locate, parse_leads, read_metadata
-from datasets.cache import cache_key
 from datasets.ludb import read_record
 from datasets.split import split_records
 from datasets.synthetic import write_checksums, write_record
