@@ -144,6 +144,8 @@ def load_resume(args: argparse.Namespace) -> tuple[argparse.Namespace, dict]:
         raise UsageError(f"--resume {run}: {info['experiment_path']} holds no Tune experiment state to resume")
     saved = argparse.Namespace(**info["args"])
     saved.address, saved.verbose, saved.resume = args.address, args.verbose, args.resume
+    print(f"resuming '{info['name']}' with its original options ({info['command']}); "
+          "only --address and -v are taken from this call")
     return saved, info
 
 
@@ -348,8 +350,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     name = args.name or info.get("name") or time.strftime("search-%Y%m%d-%H%M%S")
     run_dir = Path(args.results_dir).resolve() / name if not args.resume else Path(args.resume).resolve()
-    experiment_path = info.get("experiment_path") or (
-        f"{args.storage_path.rstrip('/')}/{name}" if args.storage_path else str(run_dir / "tune"))
+    storage = args.storage_path
+    if storage and "://" not in storage:
+        storage = str(Path(storage).resolve())  # trials run in other folders: a relative path breaks there
+    experiment_path = info.get("experiment_path") or (f"{storage.rstrip('/')}/{name}" if storage else str(run_dir / "tune"))
     if not args.resume and (run_dir / "run.json").exists():
         print(f"error: {run_dir} already holds a search; choose another --name, or continue it with "
               f"--resume {run_dir}", file=sys.stderr)
@@ -409,7 +413,10 @@ def main(argv: list[str] | None = None) -> int:
     unfinished = args.num_samples - grid.num_terminated - grid.num_errors
     seed_ref = None
     if seed_task is not None and unfinished == 0:
+        print("search done; waiting for the seed variant reference to finish training", flush=True)
         seed_ref = ray.get(seed_task)
+        print(f"seed variant reference: {seed_ref['outcome']} after {seed_ref['epochs']} epochs in "
+              f"{seed_ref['seconds']:.0f} s; validation PRD {seed_ref['val']['prd']:.1f} %, MMD {seed_ref['val']['mmd']:.4f}")
     info["wall_s"] = time.time() - t0
     (run_dir / "run.json").write_text(json.dumps(info, indent=1))
     write_outputs(run_dir, grid, args, info, ds, floor, seed_ref)

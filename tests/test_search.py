@@ -67,9 +67,10 @@ def board(run_dir: Path) -> pd.DataFrame:
 
 def test_smoke_search_end_to_end(synthetic_ludb, tmp_path):
     t0 = time.time()
-    res = run(tune_cmd(synthetic_ludb, tmp_path, "smoke", "--smoke"))
+    res = run(tune_cmd(synthetic_ludb, tmp_path, "smoke", "--smoke", "--reference-epochs", "1"))
     assert res.returncode == 0, res.stdout + res.stderr
     assert time.time() - t0 < 120
+    assert "seed variant reference: completed after 1 epochs" in res.stdout
     assert "[4/4] trial" in res.stdout and "done in" in res.stdout
     run_dir = tmp_path / "smoke"
     b = board(run_dir)
@@ -78,6 +79,7 @@ def test_smoke_search_end_to_end(synthetic_ludb, tmp_path):
     assert {"pareto.png", "samples.png", "leaderboard.md", "run.json", "best"} <= {p.name for p in run_dir.iterdir()}
     md = (run_dir / "leaderboard.md").read_text()
     assert "real-vs-real floor" in md and "seed's published table" in md
+    assert "| seed variant (1 epochs, completed) |" in md and "| seed-variant | reference (completed) |" in md
     # The exported generator loads with torch alone, in a fresh process.
     code = (f"import torch, json; info = json.load(open({str(run_dir / 'best' / 'model.json')!r})); "
             f"m = torch.export.load({str(run_dir / 'best' / 'generator.pt2')!r}).module(); "
