@@ -279,8 +279,8 @@ def comparison_table(best: dict | None, best_name: str, seed_ref: dict | None) -
     return "\n".join(lines)
 
 
-def write_outputs(run_dir: Path, grid, args, info: dict, ds, floor: dict, seed_ref: dict | None) -> int:
-    """Leaderboard files, plots and the export of the chosen trial. Returns the exit status part."""
+def write_outputs(run_dir: Path, grid, args, info: dict, ds, floor: dict, seed_ref: dict | None) -> None:
+    """Leaderboard files, plots, and the export of the chosen trial (re-evaluated on the test split)."""
     import pandas as pd
 
     from . import leaderboard as lb
@@ -322,7 +322,6 @@ def write_outputs(run_dir: Path, grid, args, info: dict, ds, floor: dict, seed_r
           "`score` = PRD/floor + MMD/floor (2.0 = as good as real beats). Pareto front over trials that ran "
           "every epoch.", "", lb.markdown(full, SHOW), ""]
     (run_dir / "leaderboard.md").write_text("\n".join(md))
-    return 0
 
 
 # ---------------------------------------------------------------------------------------------
