@@ -272,3 +272,26 @@ def test_train_and_sample_clis(synthetic_ludb, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "ecgmodels.train", "--set", "g_lstm_units=0",
                           "--data-dir", str(synthetic_ludb)], cwd=REPO, capture_output=True, text=True)
     assert bad.returncode == 2 and "g_lstm_units" in bad.stderr
+
+
+def test_train_cli_on_real_ludb_exports_a_loadable_generator(real_ludb, tmp_path):
+    """Issue 3's check on real data: lead-II windows -> train -> export -> torch-only load -> WFDB."""
+    out = tmp_path / "real"
+    run = subprocess.run([sys.executable, "-m", "ecgmodels.train", "--variant", "tiny", "--epochs", "1",
+                          "--data-dir", str(real_ludb), "--out", str(out), "--eval-n", "64"],
+                         cwd=REPO, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "training 'tiny' on 1410 windows (cpu)" in run.stdout  # the lead-II train split
+    code = (f"import json, torch, numpy; info = json.load(open({str(out / 'model.json')!r})); "
+            f"m = torch.export.load({str(out / 'generator.pt2')!r}).module(); "
+            "y = m(torch.randn(4, *info['latent']['shape'])).detach().numpy() * info['scale_mv']; "
+            "print(y.shape, info['leads'], 0.5 < info['scale_mv'] < 2)")
+    fresh = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert fresh.stdout.strip() == "(4, 1, 400) ['ii'] True", fresh.stderr
+    s = subprocess.run([sys.executable, "-m", "ecgmodels.sample", "--model", str(out), "--n", "2", "--format", "wfdb",
+                        "--out", str(tmp_path / "w")], cwd=REPO, capture_output=True, text=True)
+    assert s.returncode == 0, s.stderr
+    import wfdb
+
+    rec = wfdb.rdrecord(str(tmp_path / "w" / "beat_00001"))
+    assert rec.p_signal.shape == (400, 1) and rec.fs == 500
