@@ -285,6 +285,7 @@ def write_outputs(run_dir: Path, grid, args, info: dict, ds, floor: dict, seed_r
 
     from . import leaderboard as lb
     from .export import choose, export_row
+    from .trainable import scalarised
 
     board = lb.from_results(grid, PARAMS)
     refs = [{"trial": "floor", "status": "reference", "prd": floor["prd"], "mmd": floor["mmd"],
@@ -292,7 +293,7 @@ def write_outputs(run_dir: Path, grid, args, info: dict, ds, floor: dict, seed_r
     if seed_ref:
         refs.append({"trial": "seed-variant", "status": f"reference ({seed_ref['outcome']})",
                      "epochs": seed_ref["epochs"], "wall_s": seed_ref["seconds"], **seed_ref["val"], "pareto": False,
-                     "score": seed_ref["val"]["prd"] / floor["prd"] + seed_ref["val"]["mmd"] / floor["mmd"]})
+                     "score": scalarised(seed_ref["val"]["prd"], seed_ref["val"]["mmd"], floor)})
     board.to_csv(run_dir / "leaderboard.csv", index=False)
     full = pd.concat([board, pd.DataFrame(refs)], ignore_index=True)
     lb.plot_pareto(board, floor, run_dir / "pareto.png", seed_ref["val"] if seed_ref else None)
