@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -56,8 +56,8 @@ class TrainResult:
     history: list[dict]
     generator: Generator
     discriminator: Discriminator
+    config: GanConfig
     message: str = ""
-    config: GanConfig = field(default_factory=GanConfig)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -207,7 +207,7 @@ def train(config: GanConfig, windows: np.ndarray, device: str | torch.device = "
     autocast = torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=amp)
 
     def result(outcome: Outcome, epochs: int, message: str = "") -> TrainResult:
-        return TrainResult(outcome, epochs, history, G, D, message, cfg)
+        return TrainResult(outcome, epochs, history, G, D, cfg, message)
 
     for epoch in range(start, cfg.epochs):
         t0 = time.perf_counter()

@@ -56,8 +56,9 @@ def load_trial_generator(checkpoint_dir: str):
     return cfg, G.eval(), D.eval(), int(ck["epoch"])
 
 
-def export_row(row: pd.Series, ds, out_dir: Path, eval_n: int, select: str) -> dict:
-    """Export one leaderboard row's generator to `out_dir` with test metrics; return those metrics."""
+def export_row(row: pd.Series, ds, out_dir: Path, eval_n: int, select: str, samples_png: Path) -> dict:
+    """Export one leaderboard row's generator to `out_dir` with test metrics, and plot its beats beside
+    real held-out ones to `samples_png`; return the test metrics."""
     cfg, G, D, epoch = load_trial_generator(row["checkpoint"])
     test, train = ds.part("test"), ds.part("train")
     ev = evaluate(sampler(G), test, eval_n, seed=cfg.seed, reference=train)
@@ -68,7 +69,7 @@ def export_row(row: pd.Series, ds, out_dir: Path, eval_n: int, select: str) -> d
     real = ds.to_mv(test[pick])  # random held-out beats: the first few all come from one record
     gen = sampler(G)(8, 0) * ds.scale_mv
     info = {"r_index": ds.meta["config"]["r_index"], "fs": ds.meta["fs"], "leads": ds.meta["config"]["leads"]}
-    plot_side_by_side(gen, real, info, out_dir.parent / "samples.png")
+    plot_side_by_side(gen, real, info, samples_png)
     return ev
 
 
@@ -95,10 +96,12 @@ def main(argv: list[str] | None = None) -> int:
     info = json.loads((run / "run.json").read_text())
     import datasets
 
-    ds, _ = datasets.load_or_build(args.data_dir or info.get("data_dir"),
+    ds, _ = datasets.load_or_build(args.data_dir or info["data_dir"],
                                    datasets.DatasetConfig.from_dict(info["dataset_config"]))
     out = Path(args.out) if args.out else run / ("best" if args.trial is None else f"trial-{args.trial}")
-    ev = export_row(row, ds, out, args.eval_n, args.select if args.trial is None else f"trial {args.trial}")
+    # The run's samples.png shows its best; a later export of another trial plots into its own folder.
+    png = run / "samples.png" if args.trial is None and args.out is None else out / "samples.png"
+    ev = export_row(row, ds, out, args.eval_n, args.select if args.trial is None else f"trial {args.trial}", png)
     print(f"exported trial {row['trial']} to {out}: test PRD {ev['prd']['mean']:.1f} % "
           f"(floor {ev['floor']['prd']['mean']:.1f}), MMD {ev['mmd']['mean']:.4f} (floor {ev['floor']['mmd']['mean']:.4f})")
     return 0

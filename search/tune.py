@@ -301,7 +301,7 @@ def write_outputs(run_dir: Path, grid, args, info: dict, ds, floor: dict, seed_r
     best_ev, best_name, exported = None, "", ""
     try:
         row = choose(board, args.select)
-        best_ev = export_row(row, ds, run_dir / "best", 512, args.select)
+        best_ev = export_row(row, ds, run_dir / "best", 512, args.select, run_dir / "samples.png")
         best_name = f"best searched (trial {row['trial']}, {args.select})"
         exported = f"trial {row['trial']} (rule: {args.select}) exported to `best/`"
     except ValueError as exc:

@@ -19,8 +19,9 @@ def test_prd_rmse_of_a_known_pair():
 
 def test_mmd_of_identical_sets_and_of_a_shifted_set():
     x = np.array([[0.0], [1.0]])
-    # Identical sets with sigma 1: kxx off-diagonal = exp(-1/2); so 2*e^-0.5/2... the three terms cancel:
-    # (2 e^-.5)/2 + (2 e^-.5)/2 - 2 * (2 + 2 e^-.5)/4 = -1 + e^-.5 (unbiased: can be negative)
+    # Identical sets, sigma 1, k(0,1) = e^-0.5. Within-set terms (off-diagonal pairs only): 2e^-0.5/2 each;
+    # cross term (all 4 pairs, diagonal included): (1 + 1 + 2e^-0.5)/4. So
+    # e^-0.5 + e^-0.5 - 2(2 + 2e^-0.5)/4 = e^-0.5 - 1 < 0 (the unbiased estimate can be negative).
     assert M.mmd2_unbiased(x, x, sigma=1.0) == pytest.approx(np.exp(-0.5) - 1.0)
     # A set shifted far away: cross-kernel ~0, so MMD^2 = within-set terms = 2 e^-0.5.
     assert M.mmd2_unbiased(x, x + 100.0, sigma=1.0) == pytest.approx(2 * np.exp(-0.5))

@@ -90,10 +90,13 @@ def test_smoke_search_end_to_end(synthetic_ludb, tmp_path):
     lb = run([sys.executable, "-m", "search.leaderboard", str(run_dir), "--by", "mmd"])
     mmd_order = [float(line.split()[6]) for line in lb.stdout.splitlines()[1:]]
     assert lb.returncode == 0 and mmd_order == sorted(mmd_order)
+    best_png = (run_dir / "samples.png").read_bytes()
     ex = run([sys.executable, "-m", "search.export", "--run", str(run_dir), "--trial", "2",
               "--data-dir", str(synthetic_ludb)])
     assert ex.returncode == 0, ex.stderr
     assert json.loads((run_dir / "trial-2" / "model.json").read_text())["metrics"]["trial"] == "2"
+    assert (run_dir / "trial-2" / "samples.png").exists()
+    assert (run_dir / "samples.png").read_bytes() == best_png  # the run's plot still shows its best
     again = run(tune_cmd(synthetic_ludb, tmp_path, "smoke", "--smoke"))
     assert again.returncode == 2 and "already holds a search" in again.stderr
 
