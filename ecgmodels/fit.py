@@ -1,5 +1,8 @@
 """`python -m ecgmodels.train`: train one LSTM-GAN config on the cached LUDB windows, evaluate it on
-the validation and test splits, and write an export folder plus a metrics table."""
+the validation and test splits, and write an export folder plus a metrics table.
+
+By default the epoch exported is the best on validation (ecgmodels.best), as in a search; `--keep
+last` exports the final epoch instead."""
 from __future__ import annotations
 
 import argparse
@@ -10,9 +13,11 @@ from pathlib import Path
 
 import torch
 
+from .best import BestEpoch, validation_floor
 from .config import VARIANTS, GanConfig, variant
 from .export import export
 from .metrics import evaluate
+from .models import build
 from .train import Outcome, resolve_device, sampler, train
 
 TABLE_METRICS = ("rmse", "prd", "mmd", "rmse_random", "prd_random", "prd_seed", "mmd_seed")
@@ -91,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N (default %(default)s)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads for torch (default: torch's choice)")
     p.add_argument("--eval-n", type=int, default=512, help="generated beats scored per split (default %(default)s)")
+    p.add_argument("--keep", choices=("best", "last"), default="best",
+                   help="export the epoch with the best validation PRD/floor + MMD/floor (scored every epoch "
+                   "on 256 beats), or the last epoch (default %(default)s)")
     p.add_argument("--out", help="export folder (default results/train-<variant>)")
     add_dataset_args(p)
     args = p.parse_args(argv)
@@ -114,25 +122,39 @@ def main(argv: list[str] | None = None) -> int:
         p.error(str(exc))
     print(f"training '{args.variant}' on {len(train_w)} windows ({device}); {cfg.epochs} epochs")
 
+    best = BestEpoch(val_w, validation_floor(train_w, val_w, 256), 256, cfg.seed) if args.keep == "best" else None
+
     def progress(rep) -> None:
         m = rep.metrics
-        print(f"  epoch {rep.epoch:3d}/{cfg.epochs}  d_loss {m['d_loss']:.4f}  g_loss {m['g_loss']:.4f}  "
-              f"diversity {m['diversity']:.3f}  {m['windows_per_s']:.0f} windows/s", flush=True)
+        line = (f"  epoch {rep.epoch:3d}/{cfg.epochs}  d_loss {m['d_loss']:.4f}  g_loss {m['g_loss']:.4f}  "
+                f"diversity {m['diversity']:.3f}  {m['windows_per_s']:.0f} windows/s")
+        if best is not None:
+            now = best.update(rep)
+            line += f"  val score {now['score']:.2f} (best {best.metrics['score']:.2f} @ {best.metrics['epoch']})"
+        print(line, flush=True)
 
     t0 = time.perf_counter()
     result = train(cfg, train_w, device, progress)
     seconds = time.perf_counter() - t0
     print(f"{result.outcome.value} after {result.epochs} epochs in {seconds:.1f} s {result.message}")
-    sample = sampler(result.generator)
+    G, D, epoch = result.generator, result.discriminator, result.epochs
+    if best is not None and best.checkpoint is not None:
+        G, D = build(cfg)
+        G.load_state_dict(best.checkpoint["generator"])
+        D.load_state_dict(best.checkpoint["discriminator"])
+        epoch = best.metrics["epoch"]
+        print(f"keeping epoch {epoch}, the best on validation")
+    sample = sampler(G)
     evals = {split: evaluate(sample, w, args.eval_n, seed=cfg.seed, reference=train_w)
              for split, w in (("val", val_w), ("test", test_w))}
     rows = metrics_rows(evals)
     out = Path(args.out or f"results/train-{args.variant}")
-    summary = {"outcome": result.outcome.value, "epochs": result.epochs, "train_seconds": round(seconds, 2),
-               "val": evals["val"], "test": evals["test"]}
-    export(out, result.generator, result.discriminator, cfg, dataset=ds.meta, metrics=summary)
+    summary = {"outcome": result.outcome.value, "epochs_trained": result.epochs, "epoch": epoch, "kept": args.keep,
+               "train_seconds": round(seconds, 2), "val": evals["val"], "test": evals["test"]}
+    export(out, G, D, cfg, dataset=ds.meta, metrics=summary)
     table = markdown_table(rows)
-    (out / "metrics.md").write_text(f"# {args.variant}: {result.outcome.value}, {result.epochs} epochs\n\n{table}\n")
+    (out / "metrics.md").write_text(f"# {args.variant}: {result.outcome.value}, {result.epochs} epochs, "
+                                    f"epoch {epoch} kept ({args.keep})\n\n{table}\n")
     import pandas as pd
 
     pd.DataFrame(rows).to_csv(out / "metrics.csv", index=False)

@@ -160,7 +160,7 @@ def train(config: GanConfig, windows: np.ndarray, device: str | torch.device = "
           callback: Callable[[EpochReport], bool | None] | None = None, resume: dict | None = None) -> TrainResult:
     """Train `config` on `windows` [n, leads, window] in [-1, 1] and return a TrainResult.
 
-    `callback(report)` runs after every epoch; returning True stops the run (Outcome.STOPPED).
+    `callback(report)` runs after every epoch; returning True (exactly) stops the run (Outcome.STOPPED).
     `resume` is a checkpoint dict (from `report.checkpoint()` or `load_checkpoint`) to continue from.
     Divergence (NaN/inf loss) and mode collapse end the run with that Outcome, not an exception.
     """
@@ -250,7 +250,8 @@ def train(config: GanConfig, windows: np.ndarray, device: str | torch.device = "
         metrics = {"epoch": epoch + 1, "d_loss": d_mean, "g_loss": g_mean, "diversity": diversity,
                    "seconds": seconds, "windows_per_s": steps * bs / seconds}
         history.append(metrics)
-        if callback is not None and callback(EpochReport(epoch + 1, metrics, G, lambda e=epoch + 1: checkpoint(e))):
+        # `is True`: a callback that happens to return something else (a metrics dict) must not stop the run
+        if callback is not None and callback(EpochReport(epoch + 1, metrics, G, lambda e=epoch + 1: checkpoint(e))) is True:
             return result(Outcome.STOPPED, epoch + 1, "stopped by the callback")
         if cfg.collapse_patience and streak >= cfg.collapse_patience:
             return result(Outcome.COLLAPSED, epoch + 1, f"generated beats varied less than {cfg.collapse_ratio} "

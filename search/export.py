@@ -44,11 +44,13 @@ def choose(board: pd.DataFrame, select: str = "knee", trial: int | None = None) 
 
 
 def load_trial_generator(checkpoint_dir: str):
-    """(GanConfig, G, D) from a trial's checkpoint folder (local path or a URI Tune can read)."""
+    """(GanConfig, G, D, epoch) of a trial's best epoch on validation, from its checkpoint folder (a
+    local path or a URI Tune can read). Folders from before best-epoch keeping hold only the latest."""
     from ray import tune
 
     with tune.Checkpoint(checkpoint_dir).as_directory() as d:
-        ck = load_checkpoint(Path(d) / "ckpt.pt")
+        best = Path(d) / "best.pt"
+        ck = load_checkpoint(best if best.is_file() else Path(d) / "ckpt.pt")
     cfg = GanConfig.from_dict(ck["config"])
     G, D = build(cfg)
     G.load_state_dict(ck["generator"])
@@ -62,7 +64,8 @@ def export_row(row: pd.Series, ds, out_dir: Path, eval_n: int, select: str, samp
     cfg, G, D, epoch = load_trial_generator(row["checkpoint"])
     test, train = ds.part("test"), ds.part("train")
     ev = evaluate(sampler(G), test, eval_n, seed=cfg.seed, reference=train)
-    metrics = {"split": "test", "selected_by": select, "trial": str(row["trial"]), "epochs": epoch, "test": ev,
+    metrics = {"split": "test", "selected_by": select, "trial": str(row["trial"]), "epoch": epoch,
+               "epochs_trained": int(row["epochs"]), "test": ev,
                "validation": {k: row[k] for k in ("prd", "mmd", "rmse", "score") if k in row}}
     export(out_dir, G, D, cfg, dataset=ds.meta, metrics=metrics)
     pick = np.random.default_rng(cfg.seed).choice(len(test), size=min(8, len(test)), replace=False)

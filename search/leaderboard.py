@@ -1,5 +1,6 @@
 """The leaderboard of a search: every trial with its params, epochs, time, metrics, status and
 whether it is on the PRD/MMD Pareto front; written as CSV and Markdown, and a PRD-vs-MMD plot.
+A trial's metrics are those of its best epoch on validation (`best_epoch`), the one it exports.
 
 `python -m search.leaderboard results/<name> [--by mmd]` prints it, re-ranked.
 Only trials that ran every epoch can be on the front: ASHA's early-stopped trials (reported to
@@ -68,6 +69,7 @@ def from_results(grid, param_names: list[str]) -> pd.DataFrame:
                "status": status_of(m, res.error is not None, states.get(trial_id)),
                **{p: res.config.get(p) for p in param_names},
                "epochs": m.get("epoch", 0),
+               "best_epoch": m.get("best_epoch", 0),  # the epoch whose metrics these are (ecgmodels.best)
                "wall_s": round(float(m.get("time_total_s", 0.0)), 1),
                **{c: m.get(c, np.nan) for c in METRIC_COLS},
                "score": m.get("score", np.nan),
@@ -151,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     df = rank(pd.read_csv(path), args.by)
     if args.top:
         df = df.head(args.top)
-    cols = ["trial", "status", "pareto", "epochs", "wall_s", "prd", "mmd", "rmse", "score", "loss", "g_lr", "d_lr",
+    cols = ["trial", "status", "pareto", "epochs", "best_epoch", "wall_s", "prd", "mmd", "rmse", "score", "loss", "g_lr", "d_lr",
             "g_lstm_units", "batch_size", "d_steps"]
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(df[[c for c in cols if c in df.columns]].to_string(index=False))

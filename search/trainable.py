@@ -3,6 +3,11 @@
 Data arrives through the object store (`tune.with_parameters`), never from WFDB files, so workers
 need no shared filesystem and no LUDB copy. Each epoch's report carries a checkpoint, so a trial
 whose worker dies resumes from its last epoch (FailureConfig), and `--resume` continues it too.
+
+A trial is judged by its best epoch on validation (ecgmodels.best), not its last: `prd`, `mmd`,
+`rmse` and `score` in every report are the best epoch's so far (what Optuna, ASHA and the
+leaderboard see), `best_epoch` says which, and `last_*` are the epoch just trained. The checkpoint
+folder holds `ckpt.pt` (the latest state, to resume) and `best.pt` (the best epoch, to export).
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ import ray
 import torch
 from ray import tune
 
+from ecgmodels.best import METRICS, BestEpoch, validation_floor
 from ecgmodels.metrics import evaluate
 from ecgmodels.train import Outcome, load_checkpoint, sampler, save_checkpoint, train
 
@@ -23,23 +29,6 @@ from .space import to_gan_config
 
 # Reported instead of real values when a trial diverged (NaN): large, finite (Optuna refuses NaN).
 PENALTY = {"prd": 1e4, "mmd": 10.0, "rmse": 10.0}
-METRICS = ("prd", "mmd", "rmse")
-
-
-def scalarised(prd: float, mmd: float, floor: dict) -> float:
-    """One number for schedulers and the 'knee' rule: PRD and MMD each divided by its real-vs-real
-    floor and added, so 2.0 is a generator as good as real data by both measures."""
-    return prd / floor["prd"] + mmd / max(floor["mmd"], 1e-12)
-
-
-def flat_metrics(ev: dict) -> dict:
-    out = {}
-    for m in METRICS:
-        out[m] = ev[m]["mean"]
-        out[f"{m}_min"] = ev[m]["min"]
-        out[f"{m}_max"] = ev[m]["max"]
-    return out
-
 
 @contextlib.contextmanager
 def _injected_faults(index: int, epoch_hook: list):
@@ -85,19 +74,23 @@ def run_trial(config: dict, data: dict, settings: dict) -> None:
     torch.set_num_threads(max(1, int(settings["threads"])))
     device = "cuda" if settings["gpus"] > 0 and torch.cuda.is_available() else "cpu"
     cfg = to_gan_config(config, epochs=settings["max_epochs"], seed=seed, window=data["train"].shape[-1])
-    resume = None
+    resume, best_state = None, None
     ckpt = tune.get_checkpoint()
     if ckpt is not None:
         with ckpt.as_directory() as d:
             resume = load_checkpoint(Path(d) / "ckpt.pt")
+            if (Path(d) / "best.pt").is_file():
+                best_state = load_checkpoint(Path(d) / "best.pt")
+    best = BestEpoch(data["val"], data["floor"], settings["eval_n"], seed, state=best_state)
     node = ray.get_runtime_context().get_node_id()
     hooks: list = []
     last: dict = {}
 
     def report(rep) -> None:
-        ev = evaluate(sampler(rep.generator), data["val"], settings["eval_n"], seed=seed, seed_metrics=False)
-        metrics = flat_metrics(ev) | {
-            "score": scalarised(ev["prd"]["mean"], ev["mmd"]["mean"], data["floor"]),
+        now = best.update(rep)
+        chosen = best.metrics
+        metrics = {k: chosen[k] for k in now} | {f"last_{k}": now[k] for k in ("prd", "mmd", "score")} | {
+            "best_epoch": chosen["epoch"],
             "epoch": rep.epoch, "d_loss": rep.metrics["d_loss"], "g_loss": rep.metrics["g_loss"],
             "diversity": rep.metrics["diversity"], "trial_seed": seed, "trial_number": index, "node": node,
             "outcome": Outcome.COMPLETED.value if rep.epoch == cfg.epochs else "running",
@@ -107,6 +100,7 @@ def run_trial(config: dict, data: dict, settings: dict) -> None:
         last.update(metrics)
         with tempfile.TemporaryDirectory() as d:
             save_checkpoint(rep.checkpoint(), Path(d) / "ckpt.pt")
+            save_checkpoint(best.checkpoint, Path(d) / "best.pt")
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
         for hook in hooks:
             hook(rep.epoch)
@@ -117,7 +111,7 @@ def run_trial(config: dict, data: dict, settings: dict) -> None:
         final = dict(last) if result.outcome == Outcome.COLLAPSED and last else {
             **{m: PENALTY[m] for m in METRICS}, **{f"{m}_{s}": PENALTY[m] for m in METRICS for s in ("min", "max")},
             "score": float(1e4), "epoch": result.epochs, "trial_seed": seed, "trial_number": index, "node": node,
-            "d_loss": float("nan"), "g_loss": float("nan"), "diversity": float("nan"),
+            "d_loss": float("nan"), "g_loss": float("nan"), "diversity": float("nan"), "best_epoch": 0,
             "resumed_from": int(resume["epoch"]) if resume else 0}
         final["outcome"] = result.outcome.value
         final["message"] = result.message
@@ -127,29 +121,30 @@ def run_trial(config: dict, data: dict, settings: dict) -> None:
 def data_payload(ds, eval_n: int) -> dict:
     """What every trial needs, computed once by the driver: train and val windows, the floors."""
     train_w, val_w = ds.part("train"), ds.part("val")
-    rng = np.random.default_rng(0)
-    stand_in = train_w[rng.choice(len(train_w), size=min(eval_n, len(train_w)), replace=False)]
-    floor = evaluate(stand_in, val_w, len(stand_in), seed=0, seed_metrics=False)
     return {"train": np.ascontiguousarray(train_w), "val": np.ascontiguousarray(val_w),
-            "floor": {"prd": floor["prd"]["mean"], "mmd": floor["mmd"]["mean"]}}
+            "floor": validation_floor(train_w, val_w, eval_n)}
 
 
 def run_seed_reference(train_w: np.ndarray, val_w: np.ndarray, test_w: np.ndarray, epochs: int, seed: int,
-                       eval_n: int, threads: int) -> dict:
-    """Train the seed's own model and recipe (variant 'seed') for `epochs` and score it on val and test.
-    Runs as a Ray task beside the search, so it shares the cluster's accounting."""
+                       eval_n: int, threads: int, floor: dict) -> dict:
+    """Train the seed's own model and recipe (variant 'seed') for `epochs`, keep its best epoch on
+    validation by the same rule as the trials, and score that epoch on test. Runs as a Ray task
+    beside the search, so it shares the cluster's accounting."""
+    import time
+
     from ecgmodels.config import variant
+    from ecgmodels.models import build
 
     torch.set_num_threads(max(1, threads))
     device = "cuda" if torch.cuda.is_available() else "cpu"
     cfg = variant("seed", epochs=epochs, seed=seed, window=train_w.shape[-1])
-    import time
-
+    best = BestEpoch(val_w, floor, eval_n, seed)
     t0 = time.perf_counter()
-    result = train(cfg, train_w, device)
+    result = train(cfg, train_w, device, lambda rep: best.update(rep) and None)  # None: never stop early
     seconds = time.perf_counter() - t0
-    sample = sampler(result.generator)
-    val = evaluate(sample, val_w, eval_n, seed=seed, seed_metrics=False)
-    test = evaluate(sample, test_w, 512, seed=seed, reference=train_w)
-    return {"epochs": result.epochs, "outcome": result.outcome.value, "seconds": round(seconds, 1),
-            "val": flat_metrics(val), "test": test}
+    G, _ = build(cfg)
+    G.load_state_dict(best.checkpoint["generator"])
+    test = evaluate(sampler(G), test_w, 512, seed=seed, reference=train_w)
+    chosen = best.metrics
+    return {"epochs": result.epochs, "best_epoch": chosen["epoch"], "outcome": result.outcome.value,
+            "seconds": round(seconds, 1), "val": {k: v for k, v in chosen.items() if k != "epoch"}, "test": test}

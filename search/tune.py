@@ -194,7 +194,7 @@ def make_console(total: int, verbose: bool):
             metrics = (f"prd {m['prd']:7.1f}  mmd {m['mmd']:.4f}  score {m['score']:6.2f}"
                        if "prd" in m and m.get("prd", 1e4) < 1e4 else "no metrics")
             print(f"[{self.done}/{total}] trial {trial.config.get('trial_number', '?'):>3} {tag:<13} "
-                  f"epochs {m.get('epoch', 0):>3}  {metrics}  {m.get('time_total_s', 0):5.0f}s | {params}", flush=True)
+                  f"epochs {m.get('epoch', 0):>3} (best {m.get('best_epoch', 0):>3})  {metrics}  {m.get('time_total_s', 0):5.0f}s | {params}", flush=True)
 
         def on_trial_complete(self, iteration, trials, trial, **info):
             self._line(trial, (trial.last_result or {}).get("outcome", "stopped early").replace("running", "stopped early"))
@@ -204,8 +204,9 @@ def make_console(total: int, verbose: bool):
 
         def on_trial_result(self, iteration, trials, trial, result, **info):
             if verbose:
-                print(f"    trial {trial.trial_id} epoch {result.get('epoch')}: prd {result.get('prd', 0):.1f} "
-                      f"mmd {result.get('mmd', 0):.4f}", flush=True)
+                print(f"    trial {trial.trial_id} epoch {result.get('epoch')}: prd {result.get('last_prd', 0):.1f} "
+                      f"mmd {result.get('last_mmd', 0):.4f} (best: epoch {result.get('best_epoch')}, "
+                      f"mmd {result.get('mmd', 0):.4f})", flush=True)
 
     return Console()
 
@@ -252,7 +253,7 @@ def make_tuner(args, data_ref_kwargs: dict, settings: dict, experiment_path: str
 
 PARAMS = ["loss", "g_position", "g_lstm_units", "g_lstm_layers", "g_bidirectional", "latent_len", "latent_channels", "g_depth",
           "g_width", "g_kernel", "d_depth", "d_width", "d_kernel", "g_lr", "d_lr", "batch_size", "d_steps"]
-SHOW = ["trial", "status", "pareto", "epochs", "wall_s", "prd", "prd_min", "prd_max", "mmd", "mmd_min", "mmd_max",
+SHOW = ["trial", "status", "pareto", "epochs", "best_epoch", "wall_s", "prd", "prd_min", "prd_max", "mmd", "mmd_min", "mmd_max",
         "rmse", "rmse_min", "rmse_max", "score"] + PARAMS
 
 
@@ -271,7 +272,8 @@ def comparison_table(best: dict | None, best_name: str, seed_ref: dict | None) -
     if best:
         row(best_name, best)
     if seed_ref:
-        row(f"seed variant ({seed_ref['epochs']} epochs, {seed_ref['outcome']})", seed_ref["test"])
+        row(f"seed variant (best of {seed_ref['epochs']} epochs: {seed_ref['best_epoch']}, {seed_ref['outcome']})",
+            seed_ref["test"])
     if best:
         row("real-vs-real floor (train beats)", best["floor"])
     lines.append("| seed's published table (its leaky split, hand-cleaned) | "
@@ -285,15 +287,13 @@ def write_outputs(run_dir: Path, grid, args, info: dict, ds, floor: dict, seed_r
 
     from . import leaderboard as lb
     from .export import choose, export_row
-    from .trainable import scalarised
-
     board = lb.from_results(grid, PARAMS)
     refs = [{"trial": "floor", "status": "reference", "prd": floor["prd"], "mmd": floor["mmd"],
              "score": 2.0, "pareto": False}]
     if seed_ref:
         refs.append({"trial": "seed-variant", "status": f"reference ({seed_ref['outcome']})",
-                     "epochs": seed_ref["epochs"], "wall_s": seed_ref["seconds"], **seed_ref["val"], "pareto": False,
-                     "score": scalarised(seed_ref["val"]["prd"], seed_ref["val"]["mmd"], floor)})
+                     "epochs": seed_ref["epochs"], "best_epoch": seed_ref["best_epoch"], "wall_s": seed_ref["seconds"],
+                     **seed_ref["val"], "pareto": False})
     board.to_csv(run_dir / "leaderboard.csv", index=False)
     full = pd.concat([board, pd.DataFrame(refs)], ignore_index=True)
     lb.plot_pareto(board, floor, run_dir / "pareto.png", seed_ref["val"] if seed_ref else None)
@@ -404,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
 
         remote = ray.remote(num_cpus=args.cpus_per_trial, num_gpus=args.gpus_per_trial)(run_seed_reference)
         seed_task = remote.remote(ds.part("train"), ds.part("val"), ds.part("test"), args.reference_epochs,
-                                  args.seed, args.eval_n, settings["threads"])
+                                  args.seed, args.eval_n, settings["threads"], floor)
         print(f"seed variant reference: training for {args.reference_epochs} epochs alongside the search")
 
     tuner = make_tuner(args, {"data": ray.put(payload)}, settings, experiment_path, resources, bool(args.resume))
@@ -416,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
         print("search done; waiting for the seed variant reference to finish training", flush=True)
         seed_ref = ray.get(seed_task)
         print(f"seed variant reference: {seed_ref['outcome']} after {seed_ref['epochs']} epochs in "
-              f"{seed_ref['seconds']:.0f} s; validation PRD {seed_ref['val']['prd']:.1f} %, MMD {seed_ref['val']['mmd']:.4f}")
+              f"{seed_ref['seconds']:.0f} s; best epoch {seed_ref['best_epoch']}: validation PRD {seed_ref['val']['prd']:.1f} %, MMD {seed_ref['val']['mmd']:.4f}")
     info["wall_s"] = time.time() - t0
     (run_dir / "run.json").write_text(json.dumps(info, indent=1))
     write_outputs(run_dir, grid, args, info, ds, floor, seed_ref)

@@ -248,16 +248,58 @@ def test_export_bad_folders(exported, tmp_path):
         load_generator(tmp_path / "nowhere")
 
 
+# --------------------------------------------------------------------------------------- best epoch
+
+
+def test_best_epoch_keeps_the_lowest_score_as_a_frozen_copy():
+    """Epochs whose generator draws flat lines, then real training beats, then flat lines again:
+    the middle one is kept, and its checkpoint does not follow later in-place weight updates."""
+    from ecgmodels.best import BestEpoch, validation_floor
+    from ecgmodels.train import EpochReport
+
+    w = toy_windows(160)
+    train_w, val_w = w[:128], w[128:]
+    floor = validation_floor(train_w, val_w, 32)
+
+    class Fixed(torch.nn.Module):  # a "generator" that returns given beats
+        latent_shape = (4, 1)
+
+        def __init__(self, beats):
+            super().__init__()
+            self.beats = torch.tensor(beats)
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, z):
+            return self.beats[: len(z)]
+
+    weights = torch.zeros(3)
+    best = BestEpoch(val_w, floor, 32, seed=0)
+    scores = []
+    for epoch, beats in enumerate([np.zeros_like(train_w), train_w, np.zeros_like(train_w)], start=1):
+        weights.fill_(epoch)
+        rep = EpochReport(epoch, {}, Fixed(beats), lambda: {"generator": {"w": weights}})
+        scores.append(best.update(rep)["score"])
+    assert best.metrics["epoch"] == 2 and best.metrics["score"] == scores[1] == min(scores)
+    assert scores[1] < 3 < scores[0]  # real beats score near 2 (the floor's own sum), flat lines far above
+    assert best.checkpoint["generator"]["w"].tolist() == [2.0, 2.0, 2.0]  # a copy, not the live tensor
+    resumed = BestEpoch(val_w, floor, 32, seed=0, state=best.checkpoint)
+    resumed.update(EpochReport(4, {}, Fixed(np.zeros_like(train_w)), lambda: {"generator": {"w": weights}}))
+    assert resumed.metrics["epoch"] == 2  # the best from before the interruption still wins
+
+
 # --------------------------------------------------------------------------------------- CLIs
 
 
 def test_train_and_sample_clis(synthetic_ludb, tmp_path):
     out = tmp_path / "exp"
     run = subprocess.run(
-        [sys.executable, "-m", "ecgmodels.train", "--variant", "tiny", "--epochs", "1", "--data-dir", str(synthetic_ludb),
+        [sys.executable, "-m", "ecgmodels.train", "--variant", "tiny", "--epochs", "3", "--data-dir", str(synthetic_ludb),
          "--out", str(out), "--eval-n", "32", "--threads", "1"], cwd=REPO, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
-    assert "completed after 1 epochs" in run.stdout and "| test | generated | prd |" in run.stdout
+    assert "completed after 3 epochs" in run.stdout and "| test | generated | prd |" in run.stdout
+    kept = json.loads((out / "model.json").read_text())["metrics"]
+    assert kept["kept"] == "best" and kept["epochs_trained"] == 3 and 1 <= kept["epoch"] <= 3
+    assert f"keeping epoch {kept['epoch']}, the best on validation" in run.stdout
     assert {p.name for p in out.iterdir()} >= {"generator.pt2", "model.json", "checkpoint.pt", "metrics.md", "metrics.csv"}
     for fmt in ("npy", "csv", "wfdb"):
         s = subprocess.run([sys.executable, "-m", "ecgmodels.sample", "--model", str(out), "--n", "3", "--format", fmt,

@@ -42,10 +42,9 @@ def run(cmd, env=None, timeout=300):
     (["--lead", "v9"], "unknown lead"),
 ])
 def test_bad_options_fail_fast(synthetic_ludb, tmp_path, extra, message):
-    t0 = time.time()
     res = run(tune_cmd(synthetic_ludb, tmp_path, "bad", *extra))
     assert res.returncode == 2 and message in res.stderr, res.stderr
-    assert time.time() - t0 < 30 and not (tmp_path / "bad").exists()  # before any work
+    assert not (tmp_path / "bad").exists()  # refused before any work
 
 
 def test_resume_of_a_folder_that_is_not_a_search(tmp_path):
@@ -66,10 +65,8 @@ def board(run_dir: Path) -> pd.DataFrame:
 
 
 def test_smoke_search_end_to_end(synthetic_ludb, tmp_path):
-    t0 = time.time()
     res = run(tune_cmd(synthetic_ludb, tmp_path, "smoke", "--smoke", "--reference-epochs", "1"))
     assert res.returncode == 0, res.stdout + res.stderr
-    assert time.time() - t0 < 120
     assert "seed variant reference: completed after 1 epochs" in res.stdout
     assert "[4/4] trial" in res.stdout and "done in" in res.stdout
     run_dir = tmp_path / "smoke"
@@ -79,7 +76,12 @@ def test_smoke_search_end_to_end(synthetic_ludb, tmp_path):
     assert {"pareto.png", "samples.png", "leaderboard.md", "run.json", "best"} <= {p.name for p in run_dir.iterdir()}
     md = (run_dir / "leaderboard.md").read_text()
     assert "real-vs-real floor" in md and "seed's published table" in md
-    assert "| seed variant (1 epochs, completed) |" in md and "| seed-variant | reference (completed) |" in md
+    assert "| seed variant (best of 1 epochs: 1, completed) |" in md and "| seed-variant | reference (completed) |" in md
+    # Trials are ranked and exported by their best validation epoch, which the export records.
+    assert b["best_epoch"].between(1, 2).all()
+    exported = json.loads((run_dir / "best" / "model.json").read_text())["metrics"]
+    chosen = b[b["trial"].astype(str) == exported["trial"]].iloc[0]
+    assert exported["epoch"] == chosen["best_epoch"] and exported["epochs_trained"] == 2
     # The exported generator loads with torch alone, in a fresh process.
     code = (f"import torch, json; info = json.load(open({str(run_dir / 'best' / 'model.json')!r})); "
             f"m = torch.export.load({str(run_dir / 'best' / 'generator.pt2')!r}).module(); "
@@ -88,7 +90,7 @@ def test_smoke_search_end_to_end(synthetic_ludb, tmp_path):
     assert out.stdout.strip() == "(3, 1, 400)", out.stderr
     # The leaderboard re-ranks, and any trial exports later.
     lb = run([sys.executable, "-m", "search.leaderboard", str(run_dir), "--by", "mmd"])
-    mmd_order = [float(line.split()[6]) for line in lb.stdout.splitlines()[1:]]
+    mmd_order = [float(line.split()[7]) for line in lb.stdout.splitlines()[1:]]
     assert lb.returncode == 0 and mmd_order == sorted(mmd_order)
     best_png = (run_dir / "samples.png").read_bytes()
     ex = run([sys.executable, "-m", "search.export", "--run", str(run_dir), "--trial", "2",
@@ -148,6 +150,7 @@ def test_faults_retry_divergence_and_errors(synthetic_ludb, tmp_path):
     for t in (2, 3):
         assert b.loc[t, "status"] == "completed" and b.loc[t, "epochs"] == 4
         assert b.loc[t, "resumed_from"] == 2 and (tmp_path / f"crashed-{t}").exists()
+        assert 1 <= b.loc[t, "best_epoch"] <= 4
     assert (tmp_path / "faults" / "best" / "model.json").exists()  # the best of what finished
 
 
