@@ -48,6 +48,10 @@ class GanConfig:
     batch_size: int = 64
     d_steps: int = 1  # discriminator updates per generator update
     gp_weight: float = 10.0  # gradient-penalty weight, used by 'wgan-gp' only
+    # Sample from an exponential moving average of G's weights (decay per G step; 0 = off, the seed's
+    # way). GAN weights oscillate from step to step; their average draws steadier beats. The first
+    # steps use a smaller decay, (1 + t) / (10 + t), so the random initial weights fade out quickly.
+    g_ema: float = 0.0
     epochs: int = 80  # one epoch = one pass of the training windows through the discriminator
     seed: int = 0
     amp: bool = False  # bfloat16 autocast on CUDA (ignored on CPU)
@@ -86,6 +90,7 @@ class GanConfig:
         for f in ("g_slope", "d_slope"):
             need(0 <= getattr(self, f) < 1, f, "LeakyReLU slope must lie in [0, 1)")
         need(self.gp_weight >= 0, "gp_weight", "must be >= 0")
+        need(0 <= self.g_ema < 1, "g_ema", "EMA decay must lie in [0, 1) (0 turns it off)")
         need(self.collapse_patience >= 0, "collapse_patience", "must be >= 0 (0 turns the check off)")
 
     @property

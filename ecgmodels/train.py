@@ -8,6 +8,7 @@ resumed run continues exactly where it stopped.
 """
 from __future__ import annotations
 
+import copy
 import enum
 import os
 import time
@@ -45,7 +46,7 @@ class EpochReport:
 
     epoch: int  # epochs done so far (1-based)
     metrics: dict
-    generator: Generator
+    generator: Generator  # the one to sample from: the EMA copy when `g_ema` is on
     checkpoint: Callable[[], dict]
 
 
@@ -54,7 +55,7 @@ class TrainResult:
     outcome: Outcome
     epochs: int  # epochs completed
     history: list[dict]
-    generator: Generator
+    generator: Generator  # the one to sample from (EMA weights when `g_ema` is on)
     discriminator: Discriminator
     config: GanConfig
     message: str = ""
@@ -174,6 +175,9 @@ def train(config: GanConfig, windows: np.ndarray, device: str | torch.device = "
     G, D = build(cfg)
     G.to(dev)
     D.to(dev)
+    # The generator that samples: an EMA copy of G's weights when g_ema > 0, else G itself.
+    G_out = copy.deepcopy(G).requires_grad_(False) if cfg.g_ema else G
+    ema_steps = 0
     g_opt = torch.optim.Adam(G.parameters(), lr=cfg.g_lr, betas=(cfg.g_beta1, cfg.g_beta2))
     d_opt = torch.optim.Adam(D.parameters(), lr=cfg.d_lr, betas=(cfg.d_beta1, cfg.d_beta2))
     gen = torch.Generator(device=dev).manual_seed(cfg.seed + 1)  # batch order and noise
@@ -184,7 +188,9 @@ def train(config: GanConfig, windows: np.ndarray, device: str | torch.device = "
 
     start, history, streak = 0, [], 0
     if resume is not None:
-        G.load_state_dict(resume["generator"])
+        G.load_state_dict(resume.get("generator_train", resume["generator"]))
+        G_out.load_state_dict(resume["generator"])
+        ema_steps = int(resume.get("ema_steps", 0))
         D.load_state_dict(resume["discriminator"])
         g_opt.load_state_dict(resume["g_opt"])
         d_opt.load_state_dict(resume["d_opt"])
@@ -192,9 +198,11 @@ def train(config: GanConfig, windows: np.ndarray, device: str | torch.device = "
         start, history, streak = int(resume["epoch"]), list(resume["history"]), int(resume["collapse_streak"])
 
     def checkpoint(epoch: int) -> dict:
+        # 'generator' is always the weights to sample from (the EMA ones when on): exports read it.
+        extra = {"generator_train": G.state_dict(), "ema_steps": ema_steps} if cfg.g_ema else {}
         return {
             "kind": CHECKPOINT_KIND, "format": CHECKPOINT_FORMAT, "config": cfg.to_dict(), "epoch": epoch,
-            "generator": G.state_dict(), "discriminator": D.state_dict(),
+            "generator": G_out.state_dict(), "discriminator": D.state_dict(), **extra,
             "g_opt": g_opt.state_dict(), "d_opt": d_opt.state_dict(),
             "rng": gen.get_state(), "history": list(history), "collapse_streak": streak,
             "torch": str(torch.__version__),
@@ -207,7 +215,7 @@ def train(config: GanConfig, windows: np.ndarray, device: str | torch.device = "
     autocast = torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=amp)
 
     def result(outcome: Outcome, epochs: int, message: str = "") -> TrainResult:
-        return TrainResult(outcome, epochs, history, G, D, cfg, message)
+        return TrainResult(outcome, epochs, history, G_out, D, cfg, message)
 
     for epoch in range(start, cfg.epochs):
         t0 = time.perf_counter()
@@ -237,6 +245,12 @@ def train(config: GanConfig, windows: np.ndarray, device: str | torch.device = "
                 g_opt.step()
                 g_sum += g_loss.detach()
                 g_steps += 1
+                if cfg.g_ema:
+                    decay = min(cfg.g_ema, (1 + ema_steps) / (10 + ema_steps))
+                    ema_steps += 1
+                    with torch.no_grad():
+                        for avg, now in zip(G_out.parameters(), G.parameters()):
+                            avg.lerp_(now, 1.0 - decay)
 
         d_mean, g_mean = d_sum.item() / steps, g_sum.item() / max(g_steps, 1)  # one sync per epoch
         if not (np.isfinite(d_mean) and np.isfinite(g_mean)):
@@ -251,7 +265,7 @@ def train(config: GanConfig, windows: np.ndarray, device: str | torch.device = "
                    "seconds": seconds, "windows_per_s": steps * bs / seconds}
         history.append(metrics)
         # `is True`: a callback that happens to return something else (a metrics dict) must not stop the run
-        if callback is not None and callback(EpochReport(epoch + 1, metrics, G, lambda e=epoch + 1: checkpoint(e))) is True:
+        if callback is not None and callback(EpochReport(epoch + 1, metrics, G_out, lambda e=epoch + 1: checkpoint(e))) is True:
             return result(Outcome.STOPPED, epoch + 1, "stopped by the callback")
         if cfg.collapse_patience and streak >= cfg.collapse_patience:
             return result(Outcome.COLLAPSED, epoch + 1, f"generated beats varied less than {cfg.collapse_ratio} "

@@ -33,6 +33,7 @@ def define_space(trial) -> dict:
     trial.suggest_categorical("batch_size", [32, 64, 128])
     trial.suggest_categorical("loss", list(LOSSES))
     trial.suggest_int("d_steps", 1, 3)
+    trial.suggest_categorical("g_ema", [0.0, 0.999])  # sample from averaged G weights (ecgmodels.config)
     return {"trial_number": trial.number}
 
 
@@ -55,6 +56,7 @@ def define_small_space(trial) -> dict:
     trial.suggest_categorical("batch_size", [32, 64])
     trial.suggest_categorical("loss", list(LOSSES))
     trial.suggest_int("d_steps", 1, 2)
+    trial.suggest_categorical("g_ema", [0.0, 0.999])
     return {"g_lstm_layers": 1, "trial_number": trial.number}
 
 
@@ -72,7 +74,7 @@ def define_smoke_space(trial) -> dict:
 
 # Fixed values for what the smoke space does not vary (still a full, valid GanConfig).
 SMOKE_FIXED = dict(g_lstm_layers=1, g_bidirectional=True, latent_channels=4, g_depth=3, g_kernel=5, d_depth=2,
-                   d_kernel=5, d_lr=4e-4, batch_size=32, d_steps=1)
+                   d_kernel=5, d_lr=4e-4, batch_size=32, d_steps=1, g_ema=0.999)
 
 
 SPACES = {"full": define_space, "small": define_small_space, "smoke": define_smoke_space}

@@ -252,7 +252,7 @@ def make_tuner(args, data_ref_kwargs: dict, settings: dict, experiment_path: str
 
 
 PARAMS = ["loss", "g_position", "g_lstm_units", "g_lstm_layers", "g_bidirectional", "latent_len", "latent_channels", "g_depth",
-          "g_width", "g_kernel", "d_depth", "d_width", "d_kernel", "g_lr", "d_lr", "batch_size", "d_steps"]
+          "g_width", "g_kernel", "d_depth", "d_width", "d_kernel", "g_lr", "d_lr", "batch_size", "d_steps", "g_ema"]
 SHOW = ["trial", "status", "pareto", "epochs", "best_epoch", "wall_s", "prd", "prd_min", "prd_max", "mmd", "mmd_min", "mmd_max",
         "rmse", "rmse_min", "rmse_max", "score"] + PARAMS
 

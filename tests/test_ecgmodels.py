@@ -103,9 +103,10 @@ def test_training_is_seeded_and_reproducible(loss):
     assert not torch.equal(weights(a.generator), weights(c.generator))
 
 
-def test_resume_from_checkpoint_reaches_the_same_state(tmp_path):
+@pytest.mark.parametrize("extra", [{}, {"g_ema": 0.99}])
+def test_resume_from_checkpoint_reaches_the_same_state(tmp_path, extra):
     w = toy_windows()
-    cfg = TINY.replace(epochs=3)
+    cfg = TINY.replace(epochs=3, **extra)
     straight = train(cfg, w)
     saved = {}
 
@@ -120,6 +121,21 @@ def test_resume_from_checkpoint_reaches_the_same_state(tmp_path):
     assert resumed.epochs == 3 and len(resumed.history) == 3
     assert torch.equal(weights(straight.generator), weights(resumed.generator))
     assert [h["d_loss"] for h in straight.history] == [h["d_loss"] for h in resumed.history]
+
+
+def test_ema_generator_is_the_running_average_of_the_trained_one():
+    """With g_ema the sampling generator is an average: it lies nearer the trained weights than the
+    initial ones do, without reaching them; training itself is unchanged, and checkpoints keep both."""
+    w = toy_windows()
+    torch.manual_seed(TINY.seed)
+    init, _ = build(TINY)  # the same draw train() starts from
+    plain = train(TINY, w)
+    ck = {}
+    ema = train(TINY.replace(g_ema=0.999), w, callback=lambda rep: ck.update(rep.checkpoint()))
+    trained, averaged, start = weights(plain.generator), weights(ema.generator), weights(init)
+    assert torch.equal(torch.cat([v.flatten() for v in ck["generator_train"].values()]), trained)
+    assert torch.equal(torch.cat([v.flatten() for v in ck["generator"].values()]), averaged)
+    assert 0 < (averaged - trained).norm() < (start - trained).norm()
 
 
 def test_divergence_is_an_outcome_not_a_traceback(monkeypatch):
