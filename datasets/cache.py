@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import shutil
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -236,6 +237,25 @@ def _write_entry(ds: WindowDataset, entry: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _wait_for_lock(lock, entry: Path, patience_s: float = 20.0) -> None:
+    """Take the builders' lock, saying once what is going on if it takes longer than a build does.
+    The usual cause of a long wait: a script calling load_or_build at import time without an
+    `if __name__ == "__main__":` guard; the cutting workers re-import it and wait on its own lock."""
+    t0 = time.monotonic()
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if t0 is not None and time.monotonic() - t0 > patience_s:
+                print(f"waiting for another process building {entry} (lock {lock.name}). If it does not "
+                      "finish, a script of yours may call load_or_build at import time: multiprocessing "
+                      "workers re-import the main script, so put that call under `if __name__ == "
+                      "'__main__':`", file=sys.stderr, flush=True)
+                t0 = None
+            time.sleep(0.2)
+
+
 def load_or_build(
     data_dir: str | os.PathLike | None = None,
     cfg: DatasetConfig | None = None,
@@ -269,7 +289,7 @@ def load_or_build(
     if ds is not None:
         return ds, True
     with open(cache / f"windows-{key}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # a concurrent builder of the same key waits here...
+        _wait_for_lock(lock, entry)  # a concurrent builder of the same key waits here...
         ds = try_load()  # ...and then finds the entry the first one wrote
         if ds is not None:
             return ds, True

@@ -212,6 +212,25 @@ def test_concurrent_builds_make_one_good_entry(synthetic_ludb, tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.is_dir()] == [f"windows-{results[0][0]}"]  # no temp left
 
 
+def test_a_long_wait_for_the_build_lock_says_why(tmp_path, capsys):
+    """Another process holds the lock past the patience: one message naming the entry and the usual
+    cause (a script without a __main__ guard), then the lock is taken once it is free."""
+    import fcntl
+    import threading
+
+    from datasets.cache import _wait_for_lock
+
+    path = tmp_path / "windows-k.lock"
+    holder = open(path, "w")
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    threading.Timer(1.0, holder.close).start()  # closing the file releases its lock
+    with open(path, "w") as lock:
+        _wait_for_lock(lock, tmp_path / "windows-k", patience_s=0.3)
+    err = capsys.readouterr().err
+    assert err.count("waiting for another process building") == 1
+    assert str(tmp_path / "windows-k") in err and "if __name__ ==" in err
+
+
 def test_real_ludb_lead_ii(real_ludb, tmp_path):
     ds, hit = load_or_build(real_ludb, DatasetConfig(), cache_dir=tmp_path)
     m = ds.meta
