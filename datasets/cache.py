@@ -241,18 +241,18 @@ def _wait_for_lock(lock, entry: Path, patience_s: float = 20.0) -> None:
     """Take the builders' lock, saying once what is going on if it takes longer than a build does.
     The usual cause of a long wait: a script calling load_or_build at import time without an
     `if __name__ == "__main__":` guard; the cutting workers re-import it and wait on its own lock."""
-    t0 = time.monotonic()
+    t0, said = time.monotonic(), False
     while True:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return
         except BlockingIOError:
-            if t0 is not None and time.monotonic() - t0 > patience_s:
+            if not said and time.monotonic() - t0 > patience_s:
                 print(f"waiting for another process building {entry} (lock {lock.name}). If it does not "
                       "finish, a script of yours may call load_or_build at import time: multiprocessing "
                       "workers re-import the main script, so put that call under `if __name__ == "
                       "'__main__':`", file=sys.stderr, flush=True)
-                t0 = None
+                said = True
             time.sleep(0.2)
 
 

@@ -1,7 +1,7 @@
 """Keep a run's best epoch, chosen on the validation split.
 
-GAN training on ~1.5k beats does not improve steadily: the same config can score validation MMD
-0.2 at epoch 20 and 0.5 at epoch 30. So every run (a search trial, the seed reference, the train
+GAN training on ~1.5k beats does not improve steadily: in the reference search the median trial
+ended at twice the validation MMD of its best epoch (bench/best_epoch.py). So every run (a search trial, the seed reference, the train
 CLI) scores each epoch on validation and keeps a frozen copy of the best epoch's checkpoint; that
 epoch, not the last, is what gets ranked, reported on test and exported. The rule is one number,
 `scalarised`: PRD and MMD each over its real-vs-real floor, summed (2.0 = as good as real beats).

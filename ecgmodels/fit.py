@@ -17,8 +17,7 @@ from .best import BestEpoch, validation_floor
 from .config import VARIANTS, GanConfig, variant
 from .export import export
 from .metrics import evaluate
-from .models import build
-from .train import Outcome, resolve_device, sampler, train
+from .train import Outcome, networks, resolve_device, sampler, train
 
 TABLE_METRICS = ("rmse", "prd", "mmd", "rmse_random", "prd_random", "prd_seed", "mmd_seed")
 
@@ -139,9 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{result.outcome.value} after {result.epochs} epochs in {seconds:.1f} s {result.message}")
     G, D, epoch = result.generator, result.discriminator, result.epochs
     if best is not None and best.checkpoint is not None:
-        G, D = build(cfg)
-        G.load_state_dict(best.checkpoint["generator"])
-        D.load_state_dict(best.checkpoint["discriminator"])
+        _, G, D = networks(best.checkpoint)
         epoch = best.metrics["epoch"]
         print(f"keeping epoch {epoch}, the best on validation")
     sample = sampler(G)

@@ -188,9 +188,10 @@ def train(config: GanConfig, windows: np.ndarray, device: str | torch.device = "
 
     start, history, streak = 0, [], 0
     if resume is not None:
-        G.load_state_dict(resume.get("generator_train", resume["generator"]))
+        # With EMA on, a checkpoint holds both sets of weights (see checkpoint() below).
+        G.load_state_dict(resume["generator_train"] if cfg.g_ema else resume["generator"])
         G_out.load_state_dict(resume["generator"])
-        ema_steps = int(resume.get("ema_steps", 0))
+        ema_steps = int(resume["ema_steps"]) if cfg.g_ema else 0
         D.load_state_dict(resume["discriminator"])
         g_opt.load_state_dict(resume["g_opt"])
         d_opt.load_state_dict(resume["d_opt"])
@@ -271,6 +272,15 @@ def train(config: GanConfig, windows: np.ndarray, device: str | torch.device = "
             return result(Outcome.COLLAPSED, epoch + 1, f"generated beats varied less than {cfg.collapse_ratio} "
                           f"of the real spread for {streak} epochs (mode collapse)")
     return result(Outcome.COMPLETED, cfg.epochs)
+
+
+def networks(ckpt: dict) -> tuple[GanConfig, Generator, Discriminator]:
+    """Rebuild (config, G in eval mode, D) from a training checkpoint dict; G gets the sampling weights."""
+    cfg = GanConfig.from_dict(ckpt["config"])
+    G, D = build(cfg)
+    G.load_state_dict(ckpt["generator"])
+    D.load_state_dict(ckpt["discriminator"])
+    return cfg, G.eval(), D
 
 
 def sampler(generator: Generator, batch: int = 1024) -> Callable[[int, int], np.ndarray]:

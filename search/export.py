@@ -18,12 +18,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecgmodels.config import GanConfig
 from ecgmodels.export import export
 from ecgmodels.metrics import evaluate
-from ecgmodels.models import build
 from ecgmodels.sample import plot_side_by_side
-from ecgmodels.train import load_checkpoint, sampler
+from ecgmodels.train import load_checkpoint, networks, sampler
 
 SELECT = ("knee", "prd", "mmd")
 
@@ -45,17 +43,13 @@ def choose(board: pd.DataFrame, select: str = "knee", trial: int | None = None) 
 
 def load_trial_generator(checkpoint_dir: str):
     """(GanConfig, G, D, epoch) of a trial's best epoch on validation, from its checkpoint folder (a
-    local path or a URI Tune can read). Folders from before best-epoch keeping hold only the latest."""
+    local path or a URI Tune can read)."""
     from ray import tune
 
     with tune.Checkpoint(checkpoint_dir).as_directory() as d:
-        best = Path(d) / "best.pt"
-        ck = load_checkpoint(best if best.is_file() else Path(d) / "ckpt.pt")
-    cfg = GanConfig.from_dict(ck["config"])
-    G, D = build(cfg)
-    G.load_state_dict(ck["generator"])
-    D.load_state_dict(ck["discriminator"])
-    return cfg, G.eval(), D.eval(), int(ck["epoch"])
+        ck = load_checkpoint(Path(d) / "best.pt")
+    cfg, G, D = networks(ck)
+    return cfg, G, D.eval(), int(ck["epoch"])
 
 
 def export_row(row: pd.Series, ds, out_dir: Path, eval_n: int, select: str, samples_png: Path) -> dict:

@@ -23,7 +23,7 @@ from ray import tune
 
 from ecgmodels.best import METRICS, BestEpoch, validation_floor
 from ecgmodels.metrics import evaluate
-from ecgmodels.train import Outcome, load_checkpoint, sampler, save_checkpoint, train
+from ecgmodels.train import Outcome, load_checkpoint, networks, sampler, save_checkpoint, train
 
 from .space import to_gan_config
 
@@ -79,8 +79,7 @@ def run_trial(config: dict, data: dict, settings: dict) -> None:
     if ckpt is not None:
         with ckpt.as_directory() as d:
             resume = load_checkpoint(Path(d) / "ckpt.pt")
-            if (Path(d) / "best.pt").is_file():
-                best_state = load_checkpoint(Path(d) / "best.pt")
+            best_state = load_checkpoint(Path(d) / "best.pt")  # every report writes both
     best = BestEpoch(data["val"], data["floor"], settings["eval_n"], seed, state=best_state)
     node = ray.get_runtime_context().get_node_id()
     hooks: list = []
@@ -133,17 +132,15 @@ def run_seed_reference(train_w: np.ndarray, val_w: np.ndarray, test_w: np.ndarra
     import time
 
     from ecgmodels.config import variant
-    from ecgmodels.models import build
 
     torch.set_num_threads(max(1, threads))
     device = "cuda" if torch.cuda.is_available() else "cpu"
     cfg = variant("seed", epochs=epochs, seed=seed, window=train_w.shape[-1])
     best = BestEpoch(val_w, floor, eval_n, seed)
     t0 = time.perf_counter()
-    result = train(cfg, train_w, device, lambda rep: best.update(rep) and None)  # None: never stop early
+    result = train(cfg, train_w, device, best.update)
     seconds = time.perf_counter() - t0
-    G, _ = build(cfg)
-    G.load_state_dict(best.checkpoint["generator"])
+    _, G, _ = networks(best.checkpoint)
     test = evaluate(sampler(G), test_w, 512, seed=seed, reference=train_w)
     chosen = best.metrics
     return {"epochs": result.epochs, "best_epoch": chosen["epoch"], "outcome": result.outcome.value,
