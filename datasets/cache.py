@@ -33,7 +33,7 @@ from .windows import REJECT_REASONS, RecordWindows, cut_record
 
 # Part of every key: bump it whenever cutting, rejection, splitting or scaling code changes, so
 # entries built by older code are not mistaken for current ones (the key cannot hash the code).
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _ARRAYS = ("windows", "record", "peak", "lead", "split", "rhythm")
 
 
@@ -80,6 +80,12 @@ class WindowDataset:
         if split not in SPLITS:
             raise ValueError(f"split {split!r} is not one of {SPLITS}")
         return self.windows[self.split == split]
+
+    def records_of(self, split: str) -> np.ndarray:
+        """Record id of each window of `part(split)`, in the same order (for per-patient statistics)."""
+        if split not in SPLITS:
+            raise ValueError(f"split {split!r} is not one of {SPLITS}")
+        return self.record[self.split == split]
 
     def to_mv(self, x: np.ndarray) -> np.ndarray:
         """Scaled windows (any shape) back to millivolts."""
@@ -171,7 +177,10 @@ def build(root: Path, cfg: DatasetConfig, key: str, workers: int | None = None, 
     if not used:
         reasons = "; ".join(f"{c.name}: {s}" for c in cuts[:5] for s in c.skipped)
         raise CacheError(f"no beat windows could be cut from any of the {len(names)} records in {root}. First reasons: {reasons}")
-    split_of = split_records(used, rhythm_of, cfg.split, cfg.split_seed, cfg.stratify)
+    # Split every record LUDB lists, before rejection: which records survive rejection (e.g. after a
+    # change of --min-corr) must not move the other patients between train, val and test.
+    listed = sorted({int(r) for r in table.index} | {ludb.record_id(n) for n in names})
+    split_of = split_records(listed, rhythm_of, cfg.split, cfg.split_seed, cfg.stratify)
 
     rows = [c for c in cuts if len(c.windows)]
     rec_ids = np.concatenate([[ludb.record_id(c.name)] * len(c.windows) for c in rows]).astype(np.int32)
@@ -201,7 +210,7 @@ def build(root: Path, cfg: DatasetConfig, key: str, workers: int | None = None, 
         "records_used": len(used),
         "windows": int(len(scaled)),
         "per_split": {s: int((split == s).sum()) for s in SPLITS},
-        "records_per_split": {s: sum(1 for v in split_of.values() if v == s) for s in SPLITS},
+        "records_per_split": {s: sum(1 for r in used if split_of[r] == s) for s in SPLITS},
         "per_rhythm": {s: dict(Counter(rhythm[split == s].tolist()).most_common()) for s in SPLITS},
         "rejected": {r: int(rejected.get(r, 0)) for r in REJECT_REASONS},
         "clipped_to_unit": beyond,  # val/test windows beyond the train scale, clipped to [-1, 1]

@@ -4,54 +4,72 @@ GAN training on ~1.5k beats does not improve steadily: in the reference search t
 ended at twice the validation MMD of its best epoch (bench/best_epoch.py). So every run (a search trial, the seed reference, the train
 CLI) scores each epoch on validation and keeps a frozen copy of the best epoch's checkpoint; that
 epoch, not the last, is what gets ranked, reported on test and exported. The rule is one number,
-`scalarised`: PRD and MMD each over its real-vs-real floor, summed (2.0 = as good as real beats).
+`scalarised`: PRD over the real-vs-real floor's PRD, plus MMD^2 placed on a scale where real beats
+(the floor) are 0 and the average training beat is 1. Real beats score about 1.0, the average beat
+about 2.1 on LUDB II validation; higher is worse. (MMD^2 is not divided by its floor: the unbiased
+estimate for real beats is ~0, sometimes negative, so it is no scale; the gap to the average beat is.)
 """
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 import numpy as np
 
-from .metrics import evaluate
+from .metrics import POPULATION, Kernel, baselines, evaluate, fit_kernel
 from .train import EpochReport, sampler
 
-METRICS = ("prd", "mmd", "rmse")
+
+def scalarised(prd: float, mmd: float, floor: dict, average: dict) -> float:
+    """PRD/floor_PRD + (MMD - floor_MMD)/(average_MMD - floor_MMD): one number for picking epochs,
+    schedulers and the 'knee' rule."""
+    return prd / floor["prd"] + (mmd - floor["mmd"]) / (average["mmd"] - floor["mmd"])
 
 
-def scalarised(prd: float, mmd: float, floor: dict) -> float:
-    """PRD/floor_PRD + MMD/floor_MMD: one number for picking epochs, schedulers and the 'knee' rule."""
-    return prd / floor["prd"] + mmd / max(floor["mmd"], 1e-12)
+@dataclass
+class Validation:
+    """What every epoch is scored against: the validation beats and their records, the dataset's
+    fixed kernel, and both baselines ('floor', 'average') at the same number of generated beats."""
 
+    beats: np.ndarray
+    records: np.ndarray
+    kernel: Kernel
+    n: int
+    floor: dict
+    average: dict
 
-def validation_floor(train_w: np.ndarray, val_w: np.ndarray, n: int) -> dict:
-    """{'prd', 'mmd'} that `n` real training beats score against the validation beats: the floor."""
-    rng = np.random.default_rng(0)
-    stand_in = train_w[rng.choice(len(train_w), size=min(n, len(train_w)), replace=False)]
-    ev = evaluate(stand_in, val_w, len(stand_in), seed=0, seed_metrics=False)
-    return {"prd": ev["prd"]["mean"], "mmd": ev["mmd"]["mean"]}
+    @classmethod
+    def build(cls, train: np.ndarray, val: np.ndarray, val_records: np.ndarray, n: int,
+              kernel: Kernel | None = None) -> "Validation":
+        """Fit the kernel on `train` (unless given) and score both baselines against `val`."""
+        if n < 6:
+            raise ValueError(f"eval_n {n}: at least 6 generated beats are needed to score an epoch (k-NN with k=5)")
+        kernel = kernel or fit_kernel(train)
+        base = baselines(train, val, val_records, kernel, n, seed=0)
+        if not base["average"]["mmd"] > base["floor"]["mmd"]:
+            raise ValueError(f"on the validation split the average beat scores MMD^2 {base['average']['mmd']:.3g}, no "
+                             f"worse than real beats ({base['floor']['mmd']:.3g}): too few validation beats "
+                             f"({len(val)}) to tell generators apart; use a larger validation fraction (--split)")
+        return cls(np.ascontiguousarray(val), np.asarray(val_records), kernel, n, base["floor"], base["average"])
 
-
-def flat_metrics(ev: dict) -> dict:
-    """{'prd': mean, 'prd_min': ..., 'prd_max': ..., 'mmd': ..., ...} from an `evaluate` result."""
-    out = {}
-    for m in METRICS:
-        out[m] = ev[m]["mean"]
-        out[f"{m}_min"] = ev[m]["min"]
-        out[f"{m}_max"] = ev[m]["max"]
-    return out
+    def score(self, gen: np.ndarray) -> dict:
+        """Every population metric of `gen` on validation, plus 'score' (scalarised)."""
+        ev = evaluate(gen, self.beats, self.records, self.kernel)
+        return {m: ev[m] for m in POPULATION} | {"score": scalarised(ev["prd"], ev["mmd"], self.floor, self.average)}
 
 
 class BestEpoch:
     """Scores each epoch's generator on validation and keeps the lowest-`scalarised` epoch.
 
-    `update(report)` returns this epoch's metrics ({prd, mmd, rmse (+_min/_max), score}) and, when
+    `update(report)` returns this epoch's metrics (every population metric and 'score') and, when
     the epoch is the best so far, deep-copies its checkpoint (weights change in place afterwards).
     `checkpoint` is that copy, with a 'selection' entry holding its epoch and metrics; pass it back
     as `state` when a run resumes so the best of the epochs before the interruption is not lost.
+    The validation noise seed is `seed`; the test split later uses another (metrics.report).
     """
 
-    def __init__(self, val_w: np.ndarray, floor: dict, eval_n: int, seed: int, state: dict | None = None):
-        self.val_w, self.floor, self.eval_n, self.seed = val_w, floor, eval_n, seed
+    def __init__(self, validation: Validation, seed: int, state: dict | None = None):
+        self.validation, self.seed = validation, seed
         self.checkpoint: dict | None = state
 
     @property
@@ -60,8 +78,7 @@ class BestEpoch:
         return self.checkpoint["selection"] if self.checkpoint else None
 
     def update(self, report: EpochReport) -> dict:
-        ev = evaluate(sampler(report.generator), self.val_w, self.eval_n, seed=self.seed, seed_metrics=False)
-        now = flat_metrics(ev) | {"score": scalarised(ev["prd"]["mean"], ev["mmd"]["mean"], self.floor)}
+        now = self.validation.score(sampler(report.generator)(self.validation.n, self.seed))
         if self.metrics is None or now["score"] < self.metrics["score"]:
             self.checkpoint = copy.deepcopy(report.checkpoint()) | {"selection": now | {"epoch": report.epoch}}
         return now

@@ -49,8 +49,8 @@ class GanConfig:
     d_steps: int = 1  # discriminator updates per generator update
     gp_weight: float = 10.0  # gradient-penalty weight, used by 'wgan-gp' only
     # Sample from an exponential moving average of G's weights (decay per G step; 0 = off, the seed's
-    # way). GAN weights oscillate from step to step; their average draws steadier beats. The first
-    # steps use a smaller decay, (1 + t) / (10 + t), so the random initial weights fade out quickly.
+    # way). GAN weights oscillate from step to step; their average draws steadier beats. The decay
+    # ramps up from 0 over the first train.EMA_WARMUP G steps, so the random initial weights fade out.
     g_ema: float = 0.0
     epochs: int = 80  # one epoch = one pass of the training windows through the discriminator
     seed: int = 0

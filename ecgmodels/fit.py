@@ -13,13 +13,11 @@ from pathlib import Path
 
 import torch
 
-from .best import BestEpoch, validation_floor
+from .best import BestEpoch, Validation
 from .config import VARIANTS, GanConfig, variant
 from .export import export
-from .metrics import evaluate
+from .metrics import LEGACY, POPULATION, report
 from .train import Outcome, networks, resolve_device, sampler, train
-
-TABLE_METRICS = ("rmse", "prd", "mmd", "rmse_random", "prd_random", "prd_seed", "mmd_seed")
 
 
 def parse_set(items: list[str]) -> dict:
@@ -36,22 +34,16 @@ def parse_set(items: list[str]) -> dict:
     return out
 
 
-def metrics_rows(evals: dict[str, dict]) -> list[dict]:
-    """Flatten {'val': evaluate(...), 'test': ...} into table rows: one per (split, metric)."""
+def metrics_rows(rep: dict) -> list[dict]:
+    """Flatten a test `metrics.report` into CSV rows: one per (beats, metric), value and interval."""
     rows = []
-    for split, ev in evals.items():
-        for who, scores in (("generated", ev), ("real-vs-real floor", ev.get("floor", {}))):
-            for m in TABLE_METRICS:
-                if m in scores:
-                    rows.append({"split": split, "beats": who, "metric": m, **scores[m]})
+    for who in ("generated", "floor", "average"):
+        ev = rep[who]
+        for m in POPULATION + LEGACY:
+            if m in ev:
+                lo, hi = ev.get("ci", {}).get(m, (float("nan"), float("nan")))
+                rows.append({"split": "test", "beats": who, "metric": m, "value": ev[m], "ci_low": lo, "ci_high": hi})
     return rows
-
-
-def markdown_table(rows: list[dict]) -> str:
-    lines = ["| split | beats | metric | mean | min | max |", "| --- | --- | --- | ---: | ---: | ---: |"]
-    lines += [f"| {r['split']} | {r['beats']} | {r['metric']} | {r['mean']:.4g} | {r['min']:.4g} | {r['max']:.4g} |"
-              for r in rows]
-    return "\n".join(lines)
 
 
 def require_datasets():
@@ -83,8 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m ecgmodels.train",
         description="Train one LSTM-GAN variant on the cached LUDB beat windows, score it on the validation "
-        "and test splits (PRD/RMSE with nearest-neighbour pairing, population MMD, the seed's metrics and "
-        "the real-vs-real floor), and export the generator.",
+        "and test splits (ecgmodels.metrics: MMD with a fixed kernel, PRD both ways, precision, recall, density, "
+        "coverage, diversity, the seed's legacy metrics; beside the real-vs-real floor and the average beat), and "
+        "export the generator.",
     )
     p.add_argument("--variant", default="small", choices=sorted(VARIANTS),
                    help="named starting config (default %(default)s; 'seed' is the seed's exact networks and recipe)")
@@ -121,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error(str(exc))
     print(f"training '{args.variant}' on {len(train_w)} windows ({device}); {cfg.epochs} epochs")
 
-    best = BestEpoch(val_w, validation_floor(train_w, val_w, 256), 256, cfg.seed) if args.keep == "best" else None
+    validation = Validation.build(train_w, val_w, ds.records_of("val"), 256)
+    best = BestEpoch(validation, cfg.seed) if args.keep == "best" else None
 
     def progress(rep) -> None:
         m = rep.metrics
@@ -141,22 +135,22 @@ def main(argv: list[str] | None = None) -> int:
         _, G, D = networks(best.checkpoint)
         epoch = best.metrics["epoch"]
         print(f"keeping epoch {epoch}, the best on validation")
-    sample = sampler(G)
-    evals = {split: evaluate(sample, w, args.eval_n, seed=cfg.seed, reference=train_w)
-             for split, w in (("val", val_w), ("test", test_w))}
-    rows = metrics_rows(evals)
+    val = best.metrics if best is not None and best.metrics else validation.score(sampler(G)(validation.n, cfg.seed))
+    test = report(sampler(G), train_w, test_w, ds.records_of("test"), validation.kernel, args.eval_n, cfg.seed)
     out = Path(args.out or f"results/train-{args.variant}")
     summary = {"outcome": result.outcome.value, "epochs_trained": result.epochs, "epoch": epoch, "kept": args.keep,
-               "train_seconds": round(seconds, 2), "val": evals["val"], "test": evals["test"]}
-    export(out, G, D, cfg, dataset=ds.meta, metrics=summary)
-    table = markdown_table(rows)
+               "train_seconds": round(seconds, 2), "validation": val}
+    export(out, G, D, cfg, dataset=ds.meta, metrics=summary, extra={"kernel": validation.kernel.to_dict(),
+                                                                      "evaluation": test})
+    from .evaluate import markdown
+
+    section = markdown(test, f"{args.variant} (epoch {epoch})")
     (out / "metrics.md").write_text(f"# {args.variant}: {result.outcome.value}, {result.epochs} epochs, "
-                                    f"epoch {epoch} kept ({args.keep})\n\n{table}\n")
+                                    f"epoch {epoch} kept ({args.keep})\n\n{section}\n")
     import pandas as pd
 
-    pd.DataFrame(rows).to_csv(out / "metrics.csv", index=False)
-    print(table)
-    print(f"copy ratio (test): {evals['test']['copy_ratio']:.2f} (well below 1 would mean copying training beats)")
+    pd.DataFrame(metrics_rows(test)).to_csv(out / "metrics.csv", index=False)
+    print(section)
     print(f"export written to {out}/ (generator.pt2, model.json, checkpoint.pt, metrics.md, metrics.csv)")
     return 0 if result.outcome in (Outcome.COMPLETED, Outcome.STOPPED) else 3
 

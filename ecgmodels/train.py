@@ -120,6 +120,16 @@ def g_loss_fn(cfg: GanConfig, d_fake: torch.Tensor) -> torch.Tensor:
     return -d_fake.mean()
 
 
+EMA_WARMUP = 100  # G steps over which the EMA decay ramps from 0 to GanConfig.g_ema
+
+
+def ema_decay(g_ema: float, step: int) -> float:
+    """The EMA decay at G step `step` (0-based): g_ema * step / EMA_WARMUP for the first EMA_WARMUP
+    steps, so the random initial weights fade out at once, then exactly `g_ema`. (A TF-style
+    (1+t)/(10+t) cap reached 0.999 only after ~9,000 steps, more than a search trial makes.)"""
+    return g_ema * min(1.0, step / EMA_WARMUP)
+
+
 # ---------------------------------------------------------------------------------------------
 # Checkpoints
 # ---------------------------------------------------------------------------------------------
@@ -247,7 +257,7 @@ def train(config: GanConfig, windows: np.ndarray, device: str | torch.device = "
                 g_sum += g_loss.detach()
                 g_steps += 1
                 if cfg.g_ema:
-                    decay = min(cfg.g_ema, (1 + ema_steps) / (10 + ema_steps))
+                    decay = ema_decay(cfg.g_ema, ema_steps)
                     ema_steps += 1
                     with torch.no_grad():
                         for avg, now in zip(G_out.parameters(), G.parameters()):
@@ -258,8 +268,9 @@ def train(config: GanConfig, windows: np.ndarray, device: str | torch.device = "
             return result(Outcome.DIVERGED, epoch, f"loss became non-finite in epoch {epoch + 1} "
                           f"(d_loss={d_mean}, g_loss={g_mean})")
         G.eval()
-        with torch.no_grad():
-            diversity = float(G(probe).float().std(dim=0).mean() / real_spread)
+        G_out.eval()
+        with torch.no_grad():  # the generator that is evaluated and exported (the EMA copy when on)
+            diversity = float(G_out(probe).float().std(dim=0).mean() / real_spread)
         streak = streak + 1 if diversity < cfg.collapse_ratio else 0
         seconds = time.perf_counter() - t0
         metrics = {"epoch": epoch + 1, "d_loss": d_mean, "g_loss": g_mean, "diversity": diversity,

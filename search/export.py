@@ -1,9 +1,12 @@
 """Choose a trial of a finished search, re-evaluate it on the **test** split, and export it.
 
-Selection rules on the Pareto front of finished trials (`--select`):
-- `knee` (default): the lowest PRD/floor_PRD + MMD/floor_MMD, i.e. the best balance of the two,
-  each measured against what real beats score. The minimiser of a positive weighted sum is always
-  on the front.
+Selection rules on the Pareto front of finished trials (`--select`), among the front's trials whose
+validation MMD^2 is below the average-beat baseline's (a generator that is not is no use; when no
+trial is, the rule's choice is exported anyway and marked NOT USABLE in the console, model.json
+and leaderboard.md):
+- `knee` (default): the lowest score, PRD/floor_PRD + (MMD - floor_MMD)/(average_MMD - floor_MMD)
+  (ecgmodels.best.scalarised),
+  the best balance of the two. The minimiser of a positive weighted sum is always on the front.
 - `prd` or `mmd`: the lowest of that one metric.
 
 `python -m search.export --run results/<name> [--trial N] [--select knee]` exports any trial later.
@@ -19,26 +22,34 @@ import numpy as np
 import pandas as pd
 
 from ecgmodels.export import export
-from ecgmodels.metrics import evaluate
+from ecgmodels.metrics import POPULATION, draw, fit_kernel, report
 from ecgmodels.sample import plot_side_by_side
 from ecgmodels.train import load_checkpoint, networks, sampler
 
 SELECT = ("knee", "prd", "mmd")
 
 
-def choose(board: pd.DataFrame, select: str = "knee", trial: int | None = None) -> pd.Series:
-    """The leaderboard row to export: `trial` if given, else by `select` on the Pareto front."""
+def choose(board: pd.DataFrame, select: str = "knee", trial: int | None = None,
+           average_mmd: float | None = None) -> tuple[pd.Series, bool]:
+    """(the leaderboard row to export, whether its validation MMD^2 beats the average beat's).
+
+    `trial` if given; else by `select` on the Pareto front, among the front's trials whose MMD^2 is
+    below `average_mmd` (the average-beat baseline on validation) when any is; when none is, the
+    rule's choice anyway, flagged False, so the run can say plainly that nothing usable was found."""
     if trial is not None:
         rows = board[board["trial"].astype(str) == str(trial)]
         if rows.empty:
             raise ValueError(f"trial {trial} is not in the leaderboard (trials: {', '.join(map(str, board['trial']))})")
-        return rows.iloc[0]
+        row = rows.iloc[0]
+        return row, average_mmd is None or bool(row["mmd"] < average_mmd)
     front = board[board["pareto"].astype(bool)]
     if front.empty:
         raise ValueError("no trial finished all its epochs, so there is no Pareto front to choose from; "
                          "pass --trial N to export one anyway")
+    usable = front if average_mmd is None else front[front["mmd"] < average_mmd]
     key = {"knee": "score", "prd": "prd", "mmd": "mmd"}[select]
-    return front.sort_values(key).iloc[0]
+    pool = usable if not usable.empty else front
+    return pool.sort_values(key).iloc[0], not usable.empty
 
 
 def load_trial_generator(checkpoint_dir: str):
@@ -52,22 +63,26 @@ def load_trial_generator(checkpoint_dir: str):
     return cfg, G, D.eval(), int(ck["epoch"])
 
 
-def export_row(row: pd.Series, ds, out_dir: Path, eval_n: int, select: str, samples_png: Path) -> dict:
-    """Export one leaderboard row's generator to `out_dir` with test metrics, and plot its beats beside
-    real held-out ones to `samples_png`; return the test metrics."""
+def export_row(row: pd.Series, ds, out_dir: Path, eval_n: int, select: str, samples_png: Path,
+               usable: bool | None = None) -> dict:
+    """Export one leaderboard row's generator to `out_dir` with its full test evaluation
+    (ecgmodels.metrics.report: every metric, both baselines, record-bootstrap intervals, verdict),
+    and plot its beats beside real held-out ones to `samples_png`; return that evaluation."""
     cfg, G, D, epoch = load_trial_generator(row["checkpoint"])
     test, train = ds.part("test"), ds.part("train")
-    ev = evaluate(sampler(G), test, eval_n, seed=cfg.seed, reference=train)
-    metrics = {"split": "test", "selected_by": select, "trial": str(row["trial"]), "epoch": epoch,
-               "epochs_trained": int(row["epochs"]), "test": ev,
-               "validation": {k: row[k] for k in ("prd", "mmd", "rmse", "score") if k in row}}
-    export(out_dir, G, D, cfg, dataset=ds.meta, metrics=metrics)
-    pick = np.random.default_rng(cfg.seed).choice(len(test), size=min(8, len(test)), replace=False)
-    real = ds.to_mv(test[pick])  # random held-out beats: the first few all come from one record
-    gen = sampler(G)(8, 0) * ds.scale_mv
+    kernel = fit_kernel(train)
+    rep = report(sampler(G), train, test, ds.records_of("test"), kernel, eval_n, cfg.seed)
+    metrics = {"selected_by": select, "trial": str(row["trial"]), "epoch": epoch, "epochs_trained": int(row["epochs"]),
+               "validation": {k: float(row[k]) for k in (*POPULATION, "score") if k in row},
+               # whether its validation MMD^2 beat the average beat's (None: the run recorded no baseline)
+               "validation_beats_average_beat": usable}
+    export(out_dir, G, D, cfg, dataset=ds.meta, metrics=metrics,
+           extra={"kernel": kernel.to_dict(), "evaluation": rep, "verdict": rep["verdict"]})
+    gen = draw(sampler(G), 512, rep["noise_seed"]) * ds.scale_mv
     info = {"r_index": ds.meta["config"]["r_index"], "fs": ds.meta["fs"], "leads": ds.meta["config"]["leads"]}
-    plot_side_by_side(gen, real, info, samples_png)
-    return ev
+    plot_side_by_side(gen, ds.to_mv(test), info, samples_png, seed=cfg.seed,
+                      title=f"trial {row['trial']} (epoch {epoch}): {rep['verdict']['summary'][:90]}")
+    return rep
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,12 +100,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {run} has no leaderboard.csv/run.json: not a finished search folder", file=sys.stderr)
         return 2
     board = pd.read_csv(run / "leaderboard.csv")
+    info = json.loads((run / "run.json").read_text())
+    average = info.get("baselines", {}).get("average")  # runs before the fixed-kernel metrics have none
     try:
-        row = choose(board, args.select, args.trial)
+        row, usable = choose(board, args.select, args.trial, average["mmd"] if average else None)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    info = json.loads((run / "run.json").read_text())
     import datasets
 
     ds, _ = datasets.load_or_build(args.data_dir or info["data_dir"],
@@ -98,9 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out) if args.out else run / ("best" if args.trial is None else f"trial-{args.trial}")
     # The run's samples.png shows its best; a later export of another trial plots into its own folder.
     png = run / "samples.png" if args.trial is None and args.out is None else out / "samples.png"
-    ev = export_row(row, ds, out, args.eval_n, args.select if args.trial is None else f"trial {args.trial}", png)
-    print(f"exported trial {row['trial']} to {out}: test PRD {ev['prd']['mean']:.1f} % "
-          f"(floor {ev['floor']['prd']['mean']:.1f}), MMD {ev['mmd']['mean']:.4f} (floor {ev['floor']['mmd']['mean']:.4f})")
+    rep = export_row(row, ds, out, args.eval_n, args.select if args.trial is None else f"trial {args.trial}", png,
+                     usable if average else None)
+    if not usable:
+        print(f"warning: trial {row['trial']}'s validation MMD^2 is not below the average beat's: not a usable "
+              "generator", file=sys.stderr)
+    print(f"exported trial {row['trial']} to {out}. Test split: {rep['verdict']['summary']}")
     return 0
 
 

@@ -10,6 +10,7 @@ against finished ones.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from pathlib import Path
@@ -17,8 +18,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-METRIC_COLS = [f"{m}{s}" for m in ("prd", "mmd", "rmse") for s in ("", "_min", "_max")]
-RANKS = ("score", "prd", "mmd")
+from ecgmodels.metrics import HIGHER_BETTER, POPULATION
+
+# Reported instead of real values by a diverged trial (Optuna refuses NaN): PRD >= this means "no metrics".
+NO_METRICS = 1e4
+
+METRIC_COLS = list(POPULATION)
+RANKS = ("score", *POPULATION)
+BASELINE_LABELS = {"floor": "real-vs-real floor", "average": "average beat"}
 
 
 def pareto_mask(prd: np.ndarray, mmd: np.ndarray) -> np.ndarray:
@@ -71,6 +78,7 @@ def from_results(grid, param_names: list[str]) -> pd.DataFrame:
                "epochs": m.get("epoch", 0),
                "best_epoch": m.get("best_epoch", 0),  # the epoch whose metrics these are (ecgmodels.best)
                "wall_s": round(float(m.get("time_total_s", 0.0)), 1),
+               # a metric a trial never reported stays empty (NaN) and keeps the trial off the front
                **{c: m.get(c, np.nan) for c in METRIC_COLS},
                "score": m.get("score", np.nan),
                "trial_seed": m.get("trial_seed"),
@@ -83,18 +91,33 @@ def from_results(grid, param_names: list[str]) -> pd.DataFrame:
     if df.empty:
         return df
     df["pareto"] = False
-    ok = (df["status"] == "completed").to_numpy()
+    ok = (df["status"].eq("completed") & df["prd"].notna() & df["mmd"].notna()).to_numpy()
     if ok.any():
         df.loc[ok, "pareto"] = pareto_mask(df.loc[ok, "prd"].to_numpy(float), df.loc[ok, "mmd"].to_numpy(float))
     return df.sort_values(["pareto", "score"], ascending=[False, True]).reset_index(drop=True)
 
 
 def rank(df: pd.DataFrame, by: str) -> pd.DataFrame:
-    """Finished trials first, then by `by` ascending (lower is better for every metric)."""
+    """Finished trials first, then best first by `by` (higher first for precision, recall, density,
+    coverage; closest to 1 for diversity; lowest first otherwise)."""
     if by not in df.columns:
         raise ValueError(f"cannot rank by {by!r}; choose from {', '.join(RANKS)}")
     done = df["status"].eq("completed") if "status" in df else True
-    return df.assign(_done=done).sort_values(["_done", by], ascending=[False, True]).drop(columns="_done")
+    key = -df[by] if by in HIGHER_BETTER else (df[by] - 1).abs() if by == "diversity" else df[by]
+    return (df.assign(_done=done, _key=key).sort_values(["_done", "_key"], ascending=[False, True])
+            .drop(columns=["_done", "_key"]))
+
+
+def baseline_rows(baselines: dict, seed_ref: dict | None = None) -> pd.DataFrame:
+    """Leaderboard rows for the validation baselines ({'floor': metrics, 'average': metrics}, each
+    with its 'score') and the seed variant when it ran."""
+    rows = [{"trial": name, "status": "baseline", **{c: baselines[name].get(c, np.nan) for c in RANKS}}
+            for name in ("floor", "average")]
+    if seed_ref:
+        rows.append({"trial": "seed-variant", "status": f"reference ({seed_ref['outcome']})",
+                     "epochs": seed_ref["epochs"], "best_epoch": seed_ref["best_epoch"], "wall_s": seed_ref["seconds"],
+                     **{c: seed_ref["val"].get(c, np.nan) for c in RANKS}})
+    return pd.DataFrame(rows)
 
 
 def _fmt(v) -> str:
@@ -110,8 +133,9 @@ def markdown(df: pd.DataFrame, columns: list[str]) -> str:
     return "\n".join(lines)
 
 
-def plot_pareto(df: pd.DataFrame, floor: dict, out: Path, seed_ref: dict | None = None) -> Path:
-    """PRD (nn) vs MMD on validation, one dot per trial that has metrics, the front highlighted."""
+def plot_pareto(df: pd.DataFrame, baselines: dict, out: Path, seed_ref: dict | None = None) -> Path:
+    """PRD vs MMD on validation, one dot per trial that has metrics, the front highlighted, and the
+    baselines (real-vs-real floor, average beat, seed variant) marked."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -119,17 +143,20 @@ def plot_pareto(df: pd.DataFrame, floor: dict, out: Path, seed_ref: dict | None 
 
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     ok = df[df["status"] == "completed"]
-    other = df[(df["status"] != "completed") & (df["prd"] < 1e4)]
+    other = df[(df["status"] != "completed") & (df["prd"] < NO_METRICS)]
     ax.scatter(other["prd"], other["mmd"], c="lightgray", s=18, label="not finished (early-stopped, collapsed)")
     ax.scatter(ok["prd"], ok["mmd"], c="tab:blue", s=22, label="finished trials")
     front = ok[ok["pareto"]].sort_values("prd")
     ax.plot(front["prd"], front["mmd"], "o-", c="tab:red", label="Pareto front")
-    ax.scatter([floor["prd"]], [floor["mmd"]], marker="*", s=150, c="tab:green", label="real-vs-real floor")
+    f, a = baselines["floor"], baselines["average"]
+    ax.scatter([f["prd"]], [f["mmd"]], marker="*", s=150, c="tab:green", label="real-vs-real floor", zorder=3)
+    ax.scatter([a["prd"]], [a["mmd"]], marker="D", s=60, c="tab:orange", label="average training beat", zorder=3)
+    ax.axhline(a["mmd"], c="tab:orange", lw=0.8, ls="--", label="usable: MMD² below the average beat's")
     if seed_ref:
-        ax.scatter([seed_ref["prd"]], [seed_ref["mmd"]], marker="X", s=90, c="k", label="seed variant")
-    ax.set_xlabel("validation PRD, nn pairing (%)")
-    ax.set_ylabel("validation MMD² (median-heuristic RBF)")
-    ax.set_yscale("log")
+        ax.scatter([seed_ref["prd"]], [seed_ref["mmd"]], marker="X", s=90, c="k", label="seed variant", zorder=3)
+    ax.set_xlabel("validation PRD, nn pairing, worse direction (%)")
+    ax.set_ylabel("validation MMD² (fixed kernel)")
+    ax.set_yscale("symlog", linthresh=1e-3)
     ax.legend(fontsize=7)
     ax.set_title("Search: PRD vs MMD (lower is better)")
     fig.tight_layout()
@@ -143,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
                                 description="Print a search's leaderboard (results/<name>/leaderboard.csv), re-ranked.")
     p.add_argument("run", help="the run folder, e.g. results/quickstart")
     p.add_argument("--by", default="score", choices=RANKS,
-                   help="score = PRD/floor + MMD/floor (default), or prd or mmd alone")
+                   help="score = PRD/floor PRD + MMD on a real 0 / average beat 1 scale (default), or any one metric "
+                   "(see ecgmodels/metrics.py)")
     p.add_argument("--top", type=int, default=0, help="show only the first N rows")
     args = p.parse_args(argv)
     path = Path(args.run) / "leaderboard.csv"
@@ -153,7 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     df = rank(pd.read_csv(path), args.by)
     if args.top:
         df = df.head(args.top)
-    cols = ["trial", "status", "pareto", "epochs", "best_epoch", "wall_s", "prd", "mmd", "rmse", "score", "loss", "g_lr", "d_lr",
+    info = Path(args.run) / "run.json"
+    if info.is_file() and "baselines" in (meta := json.loads(info.read_text())):
+        df = pd.concat([df, baseline_rows(meta["baselines"])], ignore_index=True)
+    cols = ["trial", "status", "pareto", "epochs", "best_epoch", "wall_s", "score", *POPULATION, "loss", "g_lr", "d_lr",
             "g_lstm_units", "batch_size", "d_steps"]
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(df[[c for c in cols if c in df.columns]].to_string(index=False))

@@ -33,7 +33,7 @@ def define_space(trial) -> dict:
     trial.suggest_categorical("batch_size", [32, 64, 128])
     trial.suggest_categorical("loss", list(LOSSES))
     trial.suggest_int("d_steps", 1, 3)
-    trial.suggest_categorical("g_ema", [0.0, 0.999])  # sample from averaged G weights (ecgmodels.config)
+    trial.suggest_categorical("g_ema", [0.0, 0.99, 0.999])  # sample from averaged G weights (ecgmodels.config)
     return {"trial_number": trial.number}
 
 
@@ -56,7 +56,7 @@ def define_small_space(trial) -> dict:
     trial.suggest_categorical("batch_size", [32, 64])
     trial.suggest_categorical("loss", list(LOSSES))
     trial.suggest_int("d_steps", 1, 2)
-    trial.suggest_categorical("g_ema", [0.0, 0.999])
+    trial.suggest_categorical("g_ema", [0.0, 0.99, 0.999])
     return {"g_lstm_layers": 1, "trial_number": trial.number}
 
 

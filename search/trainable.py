@@ -5,8 +5,9 @@ need no shared filesystem and no LUDB copy. Each epoch's report carries a checkp
 whose worker dies resumes from its last epoch (FailureConfig), and `--resume` continues it too.
 
 A trial is judged by its best epoch on validation (ecgmodels.best), not its last: `prd`, `mmd`,
-`rmse` and `score` in every report are the best epoch's so far (what Optuna, ASHA and the
-leaderboard see), `best_epoch` says which, and `last_*` are the epoch just trained. The checkpoint
+every other population metric (ecgmodels.metrics.POPULATION) and `score` in every report are the
+best epoch's so far (what Optuna, ASHA and the leaderboard see), `best_epoch` says which, and
+`last_*` are the epoch just trained. The checkpoint
 folder holds `ckpt.pt` (the latest state, to resume) and `best.pt` (the best epoch, to export).
 """
 from __future__ import annotations
@@ -21,14 +22,15 @@ import ray
 import torch
 from ray import tune
 
-from ecgmodels.best import METRICS, BestEpoch, validation_floor
-from ecgmodels.metrics import evaluate
+from ecgmodels.best import BestEpoch, Validation
+from ecgmodels.metrics import HIGHER_BETTER, POPULATION, report
 from ecgmodels.train import Outcome, load_checkpoint, networks, sampler, save_checkpoint, train
 
+from .leaderboard import NO_METRICS
 from .space import to_gan_config
 
-# Reported instead of real values when a trial diverged (NaN): large, finite (Optuna refuses NaN).
-PENALTY = {"prd": 1e4, "mmd": 10.0, "rmse": 10.0}
+# Reported instead of real values when a trial diverged (NaN): the worst finite values.
+PENALTY = {m: 0.0 if m in HIGHER_BETTER or m == "diversity" else NO_METRICS for m in POPULATION} | {"score": NO_METRICS}
 
 @contextlib.contextmanager
 def _injected_faults(index: int, epoch_hook: list):
@@ -67,7 +69,8 @@ def _injected_faults(index: int, epoch_hook: list):
 
 
 def run_trial(config: dict, data: dict, settings: dict) -> None:
-    """Tune function trainable. `config`: the searcher's params; `data`: train/val arrays and floors;
+    """Tune function trainable. `config`: the searcher's params; `data`: the training windows and the
+    `Validation` set-up (data_payload);
     `settings`: max_epochs, base seed, eval_n, gpus, threads."""
     index = int(config["trial_number"])  # Optuna's trial number, 0, 1, 2, ... in the order it asked
     seed = settings["seed"] * 10_000 + index  # explicit, recorded per trial
@@ -80,7 +83,7 @@ def run_trial(config: dict, data: dict, settings: dict) -> None:
         with ckpt.as_directory() as d:
             resume = load_checkpoint(Path(d) / "ckpt.pt")
             best_state = load_checkpoint(Path(d) / "best.pt")  # every report writes both
-    best = BestEpoch(data["val"], data["floor"], settings["eval_n"], seed, state=best_state)
+    best = BestEpoch(data["validation"], seed, state=best_state)
     node = ray.get_runtime_context().get_node_id()
     hooks: list = []
     last: dict = {}
@@ -88,10 +91,11 @@ def run_trial(config: dict, data: dict, settings: dict) -> None:
     def report(rep) -> None:
         now = best.update(rep)
         chosen = best.metrics
-        metrics = {k: chosen[k] for k in now} | {f"last_{k}": now[k] for k in ("prd", "mmd", "score")} | {
+        metrics = {k: chosen[k] for k in now} | {f"last_{k}": now[k] for k in ("prd", "mmd", "coverage", "score")} | {
             "best_epoch": chosen["epoch"],
             "epoch": rep.epoch, "d_loss": rep.metrics["d_loss"], "g_loss": rep.metrics["g_loss"],
-            "diversity": rep.metrics["diversity"], "trial_seed": seed, "trial_number": index, "node": node,
+            # the training loop's collapse check (G on fixed noise), not the evaluated 'diversity'
+            "train_diversity": rep.metrics["diversity"], "trial_seed": seed, "trial_number": index, "node": node,
             "outcome": Outcome.COMPLETED.value if rep.epoch == cfg.epochs else "running",
             "resumed_from": int(resume["epoch"]) if resume else 0,
         }
@@ -108,9 +112,8 @@ def run_trial(config: dict, data: dict, settings: dict) -> None:
         result = train(cfg, data["train"], device, report, resume=resume)
     if result.outcome in (Outcome.DIVERGED, Outcome.COLLAPSED):
         final = dict(last) if result.outcome == Outcome.COLLAPSED and last else {
-            **{m: PENALTY[m] for m in METRICS}, **{f"{m}_{s}": PENALTY[m] for m in METRICS for s in ("min", "max")},
-            "score": float(1e4), "epoch": result.epochs, "trial_seed": seed, "trial_number": index, "node": node,
-            "d_loss": float("nan"), "g_loss": float("nan"), "diversity": float("nan"), "best_epoch": 0,
+            **PENALTY, "epoch": result.epochs, "trial_seed": seed, "trial_number": index, "node": node,
+            "d_loss": float("nan"), "g_loss": float("nan"), "best_epoch": 0,
             "resumed_from": int(resume["epoch"]) if resume else 0}
         final["outcome"] = result.outcome.value
         final["message"] = result.message
@@ -118,14 +121,15 @@ def run_trial(config: dict, data: dict, settings: dict) -> None:
 
 
 def data_payload(ds, eval_n: int) -> dict:
-    """What every trial needs, computed once by the driver: train and val windows, the floors."""
-    train_w, val_w = ds.part("train"), ds.part("val")
-    return {"train": np.ascontiguousarray(train_w), "val": np.ascontiguousarray(val_w),
-            "floor": validation_floor(train_w, val_w, eval_n)}
+    """What every trial needs, computed once by the driver: the training windows and the validation
+    set-up (beats, records, the dataset's fixed kernel, both baselines)."""
+    train_w = ds.part("train")
+    return {"train": np.ascontiguousarray(train_w),
+            "validation": Validation.build(train_w, ds.part("val"), ds.records_of("val"), eval_n)}
 
 
-def run_seed_reference(train_w: np.ndarray, val_w: np.ndarray, test_w: np.ndarray, epochs: int, seed: int,
-                       eval_n: int, threads: int, floor: dict) -> dict:
+def run_seed_reference(train_w: np.ndarray, test_w: np.ndarray, test_records: np.ndarray, epochs: int, seed: int,
+                       threads: int, validation: Validation, test_n: int) -> dict:
     """Train the seed's own model and recipe (variant 'seed') for `epochs`, keep its best epoch on
     validation by the same rule as the trials, and score that epoch on test. Runs as a Ray task
     beside the search, so it shares the cluster's accounting."""
@@ -136,12 +140,12 @@ def run_seed_reference(train_w: np.ndarray, val_w: np.ndarray, test_w: np.ndarra
     torch.set_num_threads(max(1, threads))
     device = "cuda" if torch.cuda.is_available() else "cpu"
     cfg = variant("seed", epochs=epochs, seed=seed, window=train_w.shape[-1])
-    best = BestEpoch(val_w, floor, eval_n, seed)
+    best = BestEpoch(validation, seed)
     t0 = time.perf_counter()
     result = train(cfg, train_w, device, best.update)
     seconds = time.perf_counter() - t0
     _, G, _ = networks(best.checkpoint)
-    test = evaluate(sampler(G), test_w, 512, seed=seed, reference=train_w)
+    test = report(sampler(G), train_w, test_w, test_records, validation.kernel, test_n, seed)
     chosen = best.metrics
     return {"epochs": result.epochs, "best_epoch": chosen["epoch"], "outcome": result.outcome.value,
             "seconds": round(seconds, 1), "val": {k: v for k, v in chosen.items() if k != "epoch"}, "test": test}

@@ -270,12 +270,12 @@ def test_export_bad_folders(exported, tmp_path):
 def test_best_epoch_keeps_the_lowest_score_as_a_frozen_copy():
     """Epochs whose generator draws flat lines, then real training beats, then flat lines again:
     the middle one is kept, and its checkpoint does not follow later in-place weight updates."""
-    from ecgmodels.best import BestEpoch, validation_floor
+    from ecgmodels.best import BestEpoch, Validation
     from ecgmodels.train import EpochReport
 
     w = toy_windows(160)
     train_w, val_w = w[:128], w[128:]
-    floor = validation_floor(train_w, val_w, 32)
+    validation = Validation.build(train_w, val_w, np.arange(len(val_w)) // 4, 32)  # 8 "records" of 4 beats
 
     class Fixed(torch.nn.Module):  # a "generator" that returns given beats
         latent_shape = (4, 1)
@@ -289,16 +289,16 @@ def test_best_epoch_keeps_the_lowest_score_as_a_frozen_copy():
             return self.beats[: len(z)]
 
     weights = torch.zeros(3)
-    best = BestEpoch(val_w, floor, 32, seed=0)
+    best = BestEpoch(validation, seed=0)
     scores = []
     for epoch, beats in enumerate([np.zeros_like(train_w), train_w, np.zeros_like(train_w)], start=1):
         weights.fill_(epoch)
         rep = EpochReport(epoch, {}, Fixed(beats), lambda: {"generator": {"w": weights}})
         scores.append(best.update(rep)["score"])
     assert best.metrics["epoch"] == 2 and best.metrics["score"] == scores[1] == min(scores)
-    assert scores[1] < 3 < scores[0]  # real beats score near 2 (the floor's own sum), flat lines far above
+    assert scores[1] < 1.5 < 3 < scores[0]  # real beats score near 1 (the floor's own PRD ratio), flat lines far above
     assert best.checkpoint["generator"]["w"].tolist() == [2.0, 2.0, 2.0]  # a copy, not the live tensor
-    resumed = BestEpoch(val_w, floor, 32, seed=0, state=best.checkpoint)
+    resumed = BestEpoch(validation, seed=0, state=best.checkpoint)
     resumed.update(EpochReport(4, {}, Fixed(np.zeros_like(train_w)), lambda: {"generator": {"w": weights}}))
     assert resumed.metrics["epoch"] == 2  # the best from before the interruption still wins
 
@@ -310,9 +310,13 @@ def test_train_and_sample_clis(synthetic_ludb, tmp_path):
     out = tmp_path / "exp"
     run = subprocess.run(
         [sys.executable, "-m", "ecgmodels.train", "--variant", "tiny", "--epochs", "3", "--data-dir", str(synthetic_ludb),
-         "--out", str(out), "--eval-n", "32", "--threads", "1"], cwd=REPO, capture_output=True, text=True)
+         "--out", str(out), "--eval-n", "32", "--threads", "1", "--split", "0.5,0.25,0.25"],
+        cwd=REPO, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
-    assert "completed after 3 epochs" in run.stdout and "| test | generated | prd |" in run.stdout
+    assert "completed after 3 epochs" in run.stdout and "**Verdict: " in run.stdout
+    assert "| real-vs-real floor (training beats) |" in run.stdout and "| average training beat" in run.stdout
+    model = json.loads((out / "model.json").read_text())
+    assert model["evaluation"]["kernel"] == model["kernel"] and "ci" in model["evaluation"]["generated"]
     kept = json.loads((out / "model.json").read_text())["metrics"]
     assert kept["kept"] == "best" and kept["epochs_trained"] == 3 and 1 <= kept["epoch"] <= 3
     assert f"keeping epoch {kept['epoch']}, the best on validation" in run.stdout
@@ -353,3 +357,68 @@ def test_train_cli_on_real_ludb_exports_a_loadable_generator(real_ludb, tmp_path
 
     rec = wfdb.rdrecord(str(tmp_path / "w" / "beat_00001"))
     assert rec.p_signal.shape == (400, 1) and rec.fs == 500
+    # Re-scoring an export with the current metrics records the result in the folder.
+    ev = subprocess.run([sys.executable, "-m", "ecgmodels.evaluate", "--model", str(out), "--bootstrap", "20", "--write"],
+                        cwd=REPO, capture_output=True, text=True)
+    assert ev.returncode == 0, ev.stderr
+    assert "**Verdict: " in (out / "evaluation.md").read_text()
+    assert json.loads((out / "model.json").read_text())["evaluation"]["generated"]["records"] == 20  # test patients
+
+
+# --------------------------------------------------------------------------------------- losses, EMA (by hand)
+
+
+class _Const(torch.nn.Module):
+    """A 'discriminator' whose logit is a given constant for every beat."""
+
+    def __init__(self, value: float):
+        super().__init__()
+        self.value = value
+
+    def forward(self, x):
+        return torch.full((len(x), 1), self.value)
+
+
+class _Linear(torch.nn.Module):
+    """A linear critic w . x with ||w|| = 3: its gradient is w everywhere."""
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(n))
+        with torch.no_grad():
+            self.w[0], self.w[1] = 3.0 * 0.6, 3.0 * 0.8
+
+    def forward(self, x):
+        return x.flatten(1) @ self.w
+
+
+def test_losses_by_hand():
+    from ecgmodels.train import d_loss_fn, g_loss_fn
+
+    x = torch.zeros(4, 1, 10)
+    gen = torch.Generator().manual_seed(0)
+    # BCE at zero logits: ln 2 for the real half plus ln 2 for the fake half.
+    assert d_loss_fn(TINY.replace(loss="bce"), _Const(0.0), x, x, gen).item() == pytest.approx(2 * np.log(2))
+    # Hinge: logits +1 on real and -1 on fake sit exactly on both margins (0); the reverse costs 2 + 2.
+    hinge = TINY.replace(loss="hinge")
+
+    class Split(torch.nn.Module):  # +1 for real (all ones), -1 for fake (all zeros)
+        def forward(self, b):
+            return b.flatten(1).mean(1, keepdim=True) * 2 - 1
+
+    ones = torch.ones(4, 1, 10)
+    assert d_loss_fn(hinge, Split(), ones, x, gen).item() == pytest.approx(0.0)
+    assert d_loss_fn(hinge, Split(), x, ones, gen).item() == pytest.approx(4.0)
+    assert g_loss_fn(hinge, torch.ones(4, 1)).item() == pytest.approx(-1.0)
+    # WGAN-GP with real = fake: the critic distance is 0, the penalty gp_weight * (||w|| - 1)^2 = 10 * 4.
+    wgan = TINY.replace(loss="wgan-gp", gp_weight=10.0)
+    r = torch.randn(4, 1, 10, generator=gen)
+    assert d_loss_fn(wgan, _Linear(10), r, r, gen).item() == pytest.approx(40.0, rel=1e-5)
+
+
+def test_ema_decay_reaches_the_configured_value():
+    from ecgmodels.train import EMA_WARMUP, ema_decay
+
+    assert ema_decay(0.999, 0) == 0.0  # the first step copies G
+    assert ema_decay(0.999, EMA_WARMUP // 2) == pytest.approx(0.4995)
+    assert ema_decay(0.999, EMA_WARMUP) == ema_decay(0.999, 3000) == 0.999  # then exactly the config's decay

@@ -1,4 +1,4 @@
-"""Evaluation metrics against values worked out by hand."""
+"""Evaluation metrics against values worked out by hand, and their ranking of real LUDB beats."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,74 +6,158 @@ import pytest
 
 from ecgmodels import metrics as M
 
+E = np.exp
+
 
 def test_prd_rmse_of_a_known_pair():
     x = np.array([[3.0, 4.0]])  # sum x^2 = 25
     y = np.array([[3.0, 1.0]])  # sum (x-y)^2 = 9
-    assert M.prd(x, y)[0] == pytest.approx(100 * np.sqrt(9 / 25))  # 60 %
-    assert M.prd(x, y)[0] == pytest.approx(60.0)
-    assert M.prd_seed(x, y)[0] == pytest.approx(np.sqrt(100 * 9 / 25))  # 6: the seed's 10x smaller figure
+    assert M.prd(x, y)[0] == pytest.approx(60.0)  # 100 sqrt(9/25)
+    assert M.prd_seed(x, y)[0] == pytest.approx(6.0)  # sqrt(100 * 9/25): the seed's 10x smaller figure
     assert M.rmse(x, y)[0] == pytest.approx(np.sqrt(9 / 2))
     assert M.prd(x, x)[0] == 0.0 and M.rmse(x, x)[0] == 0.0
 
 
-def test_mmd_of_identical_sets_and_of_a_shifted_set():
+def test_mmd_with_a_fixed_bandwidth_on_tiny_sets():
     x = np.array([[0.0], [1.0]])
-    # Identical sets, sigma 1, k(0,1) = e^-0.5. Within-set terms (off-diagonal pairs only): 2e^-0.5/2 each;
-    # cross term (all 4 pairs, diagonal included): (1 + 1 + 2e^-0.5)/4. So
-    # e^-0.5 + e^-0.5 - 2(2 + 2e^-0.5)/4 = e^-0.5 - 1 < 0 (the unbiased estimate can be negative).
-    assert M.mmd2_unbiased(x, x, sigma=1.0) == pytest.approx(np.exp(-0.5) - 1.0)
-    # A set shifted far away: cross-kernel ~0, so MMD^2 = within-set terms = 2 e^-0.5.
-    assert M.mmd2_unbiased(x, x + 100.0, sigma=1.0) == pytest.approx(2 * np.exp(-0.5))
-    # Median heuristic of pooled {0, 1, 2}: distances 1, 2, 1 -> median 1.
-    assert M.median_bandwidth(np.array([[0.0], [1.0], [2.0]])) == pytest.approx(1.0)
+    one = M.Kernel(median=1.0, scales=(1.0,))
+    # k(0,1) = e^-0.5. Within x (off-diagonal pairs only): e^-0.5, twice (x and its copy); cross term
+    # over all 4 pairs: (1 + 1 + 2e^-0.5)/4. So e^-0.5 + e^-0.5 - 2(2 + 2e^-0.5)/4 = e^-0.5 - 1.
+    assert M.mmd2_unbiased(x, x, one) == pytest.approx(E(-0.5) - 1.0)
+    # Shifted far away: the cross term vanishes, leaving the two within terms.
+    assert M.mmd2_unbiased(x, x + 100.0, one) == pytest.approx(2 * E(-0.5))
+    # Two scales (bandwidths 1 and 2): k(0,1) = (e^-0.5 + e^-0.125)/2, and the same algebra.
+    two = M.Kernel(median=1.0, scales=(1.0, 2.0))
+    k01 = (E(-0.5) + E(-0.125)) / 2
+    assert two.bandwidths == (1.0, 2.0)
+    assert M.mmd2_unbiased(x, x, two) == pytest.approx(k01 - 1.0)
+    # The bandwidth is fixed: a noisier generated set cannot widen its own kernel.
+    assert M.mmd2_unbiased(x * 3, x, one) > M.mmd2_unbiased(x * 2, x, one)
 
 
-def test_population_mmd_ranks_sets_sensibly():
+def test_kernel_is_fitted_on_training_beats_only_and_recorded():
+    # Distances among {0, 1, 2}: 1, 2, 1 -> median 1.
+    k = M.fit_kernel(np.array([[0.0], [1.0], [2.0]]), scales=(1.0, 2.0))
+    assert k.median == pytest.approx(1.0) and k.bandwidths == (1.0, 2.0)
+    assert M.Kernel.from_dict(k.to_dict()) == k
+    with pytest.raises(ValueError, match="median"):
+        M.Kernel(median=0.0)
+
+
+def test_within_real_term_pairs_beats_of_different_records_only():
+    """evaluate's MMD^2 on 1-D beats, k=1: real {1, 1.5} (record 1) and {4} (record 2); generated
+    {1, 4, 11} (each its own group). Worked out with bandwidth 1 (k(d) = e^(-d^2/2))."""
+    real, records = np.array([[1.0], [1.5], [4.0]]), np.array([1, 1, 2])
+    gen = np.array([[1.0], [4.0], [11.0]])
+    k = lambda d: E(-d**2 / 2)  # noqa: E731
+    within_real = (k(3.0) + k(2.5)) / 2  # pairs (1,4) and (1.5,4); the same-record pair (1, 1.5) is left out
+    within_gen = (k(3.0) + k(10.0) + k(7.0)) / 3
+    cross = np.mean([k(abs(r - g)) for r in (1, 1.5, 4) for g in (1, 4, 11)])
+    ev = M.evaluate(gen, real, records, M.Kernel(median=1.0, scales=(1.0,)), k=1)
+    assert ev["mmd"] == pytest.approx(within_real + within_gen - 2 * cross)
+
+
+def test_knn_radii_look_across_records():
+    # Real beats 0, 0.1 (record 1) and 5, 5.2 (record 2), k = 1: each ball reaches the other record.
+    x = np.array([0.0, 0.1, 5.0, 5.2])
+    d = np.abs(x[:, None] - x[None, :])
+    assert M.knn_radii(d, np.array([1, 1, 2, 2]), k=1) == pytest.approx([5.0, 4.9, 4.9, 5.1])
+    # Every beat its own group: plain k-NN (self excluded).
+    assert M.knn_radii(d, np.arange(4), k=1) == pytest.approx([0.1, 0.1, 0.2, 0.2])
+
+
+def test_coverage_of_a_set_against_itself_and_of_a_single_point():
+    x = np.arange(5.0)  # 0..4 on a line, k = 1: every radius is 1
+    d = np.abs(x[:, None] - x[None, :])
+    r = M.knn_radii(d, np.arange(5), k=1)
+    self_ = M.prdc(d, r, r, k=1)
+    assert self_["precision"] == self_["recall"] == self_["coverage"] == 1.0
+    # Generated j lies in real i's ball when |i - j| <= 1: 2 + 3 + 3 + 3 + 2 = 13 memberships over k*M = 5.
+    assert self_["density"] == pytest.approx(13 / 5)
+    # One generated beat at 2 with a zero radius: it covers the balls of 1, 2 and 3 (coverage 3/5),
+    # lies in a real ball (precision 1), and its own ball holds only the real beat at 2 (recall 1/5).
+    one = M.prdc(np.abs(x - 2.0)[:, None], r, np.array([0.0]), k=1)
+    assert one == {"precision": 1.0, "recall": pytest.approx(0.2), "density": 3.0, "coverage": pytest.approx(0.6)}
+
+
+def test_prd_both_ways_sees_the_missing_mode_and_diversity_the_template():
+    """Real beats: two shapes (+bump, -bump). A generator drawing only +bump matches its nearest real
+    beat exactly (g->r 0 %), but half the real beats are 200 % from it (r->g mean 100 %)."""
+    t = np.linspace(-1, 1, 50)
+    bump = E(-(t / 0.2) ** 2)
+    real = np.stack([bump, -bump] * 10)[:, None, :]
+    records = np.arange(20)
+    half = np.stack([bump] * 20)[:, None, :] + 1e-9 * np.arange(20)[:, None, None]
+    ev = M.evaluate(half, real, records, M.fit_kernel(real), k=1)
+    assert ev["prd_g2r"] == pytest.approx(0.0, abs=1e-4) and ev["prd_r2g"] == pytest.approx(100.0)
+    assert ev["prd"] == pytest.approx(100.0)  # the worse direction
+    assert ev["diversity"] == pytest.approx(0.0, abs=1e-6) and ev["coverage"] == pytest.approx(0.5)
+    both = M.evaluate(real, real, records, M.fit_kernel(real), k=1)
+    assert both["prd"] == pytest.approx(0.0) and both["diversity"] == pytest.approx(1.0)
+
+
+def test_random_pairing_prefers_the_average_beat():
+    """The seed's flaw, kept visible: under random pairing the flat average of +bump and -bump scores a
+    lower PRD than a generator drawing both shapes; nearest-neighbour pairing gets it the right way."""
+    t = np.linspace(-1, 1, 50)
+    bump = E(-(t / 0.2) ** 2)
+    real = np.stack([bump, -bump] * 50)[:, None, :]
+    average = np.zeros_like(real) + real.mean(axis=0)
     rng = np.random.default_rng(0)
-    real = rng.normal(size=(200, 1, 20))
-    same = M.mmd(rng.normal(size=(200, 1, 20)), real, subsets=5, rng=rng)
-    shifted = M.mmd(rng.normal(size=(200, 1, 20)) + 0.5, real, subsets=5, rng=rng)
-    assert abs(same.mean()) < 0.01 and shifted.min() > 10 * abs(same.mean())
+    rnd = [M.prd(M.pair(real, g, "random", rng), g.reshape(len(g), -1)).mean() for g in (real, average)]
+    nn = [M.prd(M.pair(real, g, "nn", rng), g.reshape(len(g), -1)).mean() for g in (real, average)]
+    assert rnd[0] > rnd[1] and nn == pytest.approx([0.0, 100.0])
 
 
 def test_mmd_seed_of_a_known_pair():
-    # Two 2-sample beats: x = (0, 1), y = (0, 0). Kernel exp(-d^2).
-    # within x: k(0,1)=e^-1 (off-diagonal pairs 2, /(2*1)) -> e^-1; within y: k(0,0)=1 -> 1
-    # cross: k(0,0)+k(0,0)+k(1,0)+k(1,0) = 2 + 2 e^-1, mean over 4 -> (1 + e^-1)/2
+    # Two 2-sample beats: x = (0, 1), y = (0, 0), kernel exp(-d^2). Within x: e^-1; within y: 1;
+    # cross: (2 + 2e^-1)/4.
     x, y = np.array([[0.0, 1.0]]), np.array([[0.0, 0.0]])
-    expect = np.exp(-1) + 1 - 2 * (1 + np.exp(-1)) / 2
-    assert M.mmd_seed(x, y)[0] == pytest.approx(expect)
-    assert M.mmd_seed(x, x)[0] == pytest.approx(np.exp(-1) + np.exp(-1) - 2 * (2 + 2 * np.exp(-1)) / 4)
+    assert M.mmd_seed(x, y)[0] == pytest.approx(E(-1) + 1 - 2 * (1 + E(-1)) / 2)
 
 
-def test_nn_pairing_stops_the_average_beat_from_scoring_well():
-    """Real beats: two shapes (+bump, -bump). A generator drawing both is perfect under nn pairing;
-    one drawing their average (a flat line) is not, although random pairing rates them alike."""
-    t = np.linspace(-1, 1, 50)
-    bump = np.exp(-(t / 0.2) ** 2)
-    real = np.stack([bump, -bump] * 50)[:, None, :]
-    diverse = real.copy()
-    average = np.zeros_like(real) + real.mean(axis=0)
-    rng = np.random.default_rng(0)
-    nn_div, nn_avg = (M.prd(M.pair(real, g, "nn", rng), g.reshape(len(g), -1)).mean() for g in (diverse, average))
-    assert nn_div == pytest.approx(0.0) and nn_avg == pytest.approx(100.0)
-    rnd_div = M.prd(M.pair(real, diverse, "random", rng), diverse.reshape(100, -1)).mean()
-    rnd_avg = M.prd(M.pair(real, average, "random", rng), average.reshape(100, -1)).mean()
-    assert rnd_div > rnd_avg  # random pairing even prefers the average beat: the seed's flaw
-    assert M.rmse(M.pair(real, diverse, "random", rng), diverse.reshape(100, -1)).mean() > 0.1
+def test_bootstrap_interval_is_centred_on_the_estimate():
+    draws = np.array([2.0, 3.0, 4.0] * 100)  # mean 3; the estimate 1 lies outside the raw percentiles
+    lo, hi = M.interval(1.0, draws, "prd")
+    assert lo == pytest.approx(2.0 - 2.0) and hi == pytest.approx(4.0 - 2.0)
+    assert M.interval(0.5, np.array([0.1, 0.9] * 50), "coverage") == pytest.approx([0.1, 0.9])
+    assert M.interval(0.9, np.array([0.5, 1.0] * 50), "coverage")[1] == 1.0  # clipped to [0, 1]
 
 
-def test_evaluate_reports_floor_and_copy_ratio():
+def test_report_on_synthetic_beats_has_intervals_and_a_verdict():
     rng = np.random.default_rng(1)
-    train = np.tanh(rng.normal(size=(300, 1, 40)))
-    held = np.tanh(rng.normal(size=(100, 1, 40)))
-    copier = train[:100]
-    ev = M.evaluate(copier, held, 100, seed=0, reference=train)
-    assert set(ev) >= {"rmse", "prd", "mmd", "prd_seed", "mmd_seed", "rmse_random", "prd_random", "floor", "copy_ratio"}
-    assert ev["copy_ratio"] == pytest.approx(0.0)  # it *is* training beats
-    assert ev["floor"]["mmd"]["mean"] < 0.05
-    fresh = M.evaluate(lambda n, s: np.tanh(np.random.default_rng(s).normal(size=(n, 1, 40))), held, 100, 5,
-                       reference=train)
-    assert fresh["copy_ratio"] > 0.8
-    assert set(ev["prd"]) == {"mean", "min", "max"}
+    t = np.linspace(-1, 1, 40)
+    shapes = lambda n: np.tanh(rng.uniform(0.3, 1.0, (n, 1, 1)) * E(-(t / rng.uniform(0.1, 0.4, (n, 1, 1))) ** 2))  # noqa: E731
+    train, held = shapes(300), shapes(60)
+    records = np.arange(60) // 3
+    rep = M.report(lambda n, s: shapes(n), train, held, records, M.fit_kernel(train), 100, seed=0, bootstrap=20)
+    assert set(rep) >= {"generated", "floor", "average", "copy_ratio", "kernel", "noise_seed", "verdict"}
+    assert rep["noise_seed"] == M.TEST_SEED_OFFSET
+    assert set(rep["generated"]["ci"]) == set(M.POPULATION) and rep["generated"]["records"] == 20
+    lo, hi = rep["generated"]["ci"]["mmd"]
+    assert lo <= rep["generated"]["mmd"] <= hi
+    assert rep["verdict"]["beats_average_beat"] and "NOT USABLE" not in rep["verdict"]["summary"]
+    copier = M.report(train[:100], train, held, records, M.fit_kernel(train), 100, seed=0, bootstrap=0)
+    assert copier["copy_ratio"] == pytest.approx(0.0)
+    flat = M.report(np.zeros((100, 1, 40)) + train.mean(0) + 0.5, train, held, records, M.fit_kernel(train), 100,
+                    seed=0, bootstrap=0)
+    assert not flat["verdict"]["beats_average_beat"] and flat["verdict"]["summary"].startswith("NOT USABLE")
+
+
+@pytest.mark.ludb
+def test_ludb_test_split_ranks_real_beats_first(real_ludb):
+    """The issue's acceptance: on LUDB lead II's test split, real training beats beat the average beat
+    on MMD, recall and coverage, and beat real beats + N(0, 0.3^2) noise on MMD and PRD."""
+    import datasets
+
+    ds, _ = datasets.load_or_build(real_ludb, datasets.DatasetConfig())
+    train, test, records = ds.part("train"), ds.part("test"), ds.records_of("test")
+    kernel = M.fit_kernel(train)
+    base = M.baselines(train, test, records, kernel, 256, seed=0)
+    real, average = base["floor"], base["average"]
+    noisy = M.evaluate(M.stand_in(train, 256, 0) + np.random.default_rng(0).normal(0, 0.3, (256, 1, 400)),
+                       test, records, kernel)
+    assert real["mmd"] < average["mmd"] and real["recall"] > average["recall"] and real["coverage"] > average["coverage"]
+    assert real["mmd"] < noisy["mmd"] and real["prd"] < noisy["prd"]
+    # and the generator-like failures rank behind real beats on their own tell-tale metric
+    assert average["diversity"] < 0.5 < real["diversity"] and noisy["precision"] < real["precision"]

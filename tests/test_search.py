@@ -25,7 +25,9 @@ ENV = {**os.environ, "RAY_AUTH_MODE": "disabled", "LUDB_DIR": ""}
 
 def tune_cmd(data_dir, results, name, *extra):
     return [sys.executable, "-m", "search.tune", "--data-dir", str(data_dir), "--results-dir", str(results),
-            "--name", name, "--cpus-per-trial", "1", *extra]
+            # 12 synthetic records: half to train, so that val and test hold 3 records each (the k-NN
+            # metrics size each real beat's ball by beats of *other* records)
+            "--name", name, "--cpus-per-trial", "1", "--split", "0.5,0.25,0.25", *extra]
 
 
 def run(cmd, env=None, timeout=300):
@@ -75,11 +77,19 @@ def test_smoke_search_end_to_end(synthetic_ludb, tmp_path):
     assert sorted(b["trial"]) == [0, 1, 2, 3] and (b["epochs"] == 2).all()
     assert {"pareto.png", "samples.png", "leaderboard.md", "run.json", "best"} <= {p.name for p in run_dir.iterdir()}
     md = (run_dir / "leaderboard.md").read_text()
-    assert "real-vs-real floor" in md and "seed's published table" in md
-    assert "| seed variant (best of 1 epochs: 1, completed) |" in md and "| seed-variant | reference (completed) |" in md
+    assert "real-vs-real floor" in md and "seed's published table" in md and "average training beat" in md
+    assert "| seed variant (epoch 1 of 1) |" in md and "| seed-variant | reference (completed) |" in md
+    assert "| floor | baseline |" in md and "| average | baseline |" in md and "**Verdict: " in md
+    for column in ("precision", "recall", "density", "coverage", "diversity", "prd_g2r", "prd_r2g"):
+        assert column in b.columns and b[column].notna().all()
+    info = json.loads((run_dir / "run.json").read_text())
+    assert info["kernel"]["scales"] == [1.0, 2.0] and set(info["baselines"]) == {"floor", "average"}
     # Trials are ranked and exported by their best validation epoch, which the export records.
     assert b["best_epoch"].between(1, 2).all()
-    exported = json.loads((run_dir / "best" / "model.json").read_text())["metrics"]
+    model = json.loads((run_dir / "best" / "model.json").read_text())
+    assert model["kernel"] == info["kernel"] and model["evaluation"]["kernel"] == info["kernel"]
+    assert model["verdict"]["beats_average_beat"] in (True, False)
+    exported = model["metrics"]
     chosen = b[b["trial"].astype(str) == exported["trial"]].iloc[0]
     assert exported["epoch"] == chosen["best_epoch"] and exported["epochs_trained"] == 2
     # The exported generator loads with torch alone, in a fresh process.
@@ -90,7 +100,9 @@ def test_smoke_search_end_to_end(synthetic_ludb, tmp_path):
     assert out.stdout.strip() == "(3, 1, 400)", out.stderr
     # The leaderboard re-ranks, and any trial exports later.
     lb = run([sys.executable, "-m", "search.leaderboard", str(run_dir), "--by", "mmd"])
-    mmd_order = [float(line.split()[7]) for line in lb.stdout.splitlines()[1:]]
+    lines = lb.stdout.splitlines()
+    at = lines[0].split().index("mmd")
+    mmd_order = [float(line.split()[at]) for line in lines[1:] if "baseline" not in line]
     assert lb.returncode == 0 and mmd_order == sorted(mmd_order)
     best_png = (run_dir / "samples.png").read_bytes()
     ex = run([sys.executable, "-m", "search.export", "--run", str(run_dir), "--trial", "2",

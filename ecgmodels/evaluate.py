@@ -1,0 +1,135 @@
+"""`python -m ecgmodels.evaluate --model DIR`: score an exported generator on the test split with
+every metric, beside the real-vs-real floor and the average-beat baseline, with 95 % intervals from
+a bootstrap over test records (patients). Also the tables the search and the train CLI write.
+
+`--write` records the result in the export: `evaluation` in model.json, `evaluation.md`, and, when
+the export sits in a search's run folder, the section of that run's leaderboard.md between the
+markers below (so an older run can be re-scored with the current metrics without re-running it).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from .metrics import LEGACY, fit_kernel, report
+
+# Columns of the test table: (key, header). Higher-better and close-to-1 metrics say so.
+COLUMNS = [("mmd", "MMD²"), ("prd", "PRD %"), ("prd_g2r", "PRD g→r"), ("prd_r2g", "PRD r→g"),
+           ("precision", "precision ↑"), ("recall", "recall ↑"), ("density", "density ↑"),
+           ("coverage", "coverage ↑"), ("diversity", "diversity (1 = real)"), ("rmse", "RMSE")]
+LEGACY_COLUMNS = [("rmse_random", "RMSE (random)"), ("prd_seed", "PRD_seed (random, /10)"),
+                  ("mmd_seed", "MMD_seed (per pair)")]
+BEGIN, END = "<!-- evaluation: begin -->", "<!-- evaluation: end -->"
+
+
+def _cell(ev: dict, key: str) -> str:
+    if key not in ev:
+        return ""
+    ci = ev.get("ci", {}).get(key)
+    return f"{ev[key]:.3g} [{ci[0]:.3g}, {ci[1]:.3g}]" if ci else f"{ev[key]:.3g}"
+
+
+def table(rows: list[tuple[str, dict]], columns=COLUMNS) -> str:
+    """Markdown table, one row per (label, evaluate() result), value [95 % interval] when present."""
+    lines = ["| beats | " + " | ".join(h for _, h in columns) + " |", "|---|" + "---:|" * len(columns)]
+    lines += [f"| {label} | " + " | ".join(_cell(ev, k) for k, _ in columns) + " |" for label, ev in rows]
+    return "\n".join(lines)
+
+
+def rows_of(rep: dict, label: str, extra: list[tuple[str, dict]] = ()) -> list[tuple[str, dict]]:
+    """Table rows of a `metrics.report` result: the generator, any extra rows (e.g. the seed variant),
+    the floor and the average beat."""
+    return [(label, rep["generated"]), *extra, ("real-vs-real floor (training beats)", rep["floor"]),
+            ("average training beat + N(0, 0.01²)", rep["average"])]
+
+
+def markdown(rep: dict, label: str, extra: list[tuple[str, dict]] = (), legacy_extra: list[tuple[str, dict]] = ()) -> str:
+    """The test section: verdict, main table, legacy table, how to read it."""
+    g = rep["generated"]
+    k = rep["kernel"]
+    rows = rows_of(rep, label, extra)
+    return "\n".join([
+        f"**Verdict: {rep['verdict']['summary']}.**", "",
+        f"Test split: {g['n_gen']} generated beats (noise seed {rep['noise_seed']}, never seen by selection) against "
+        f"{g['n_real']} real beats of {g['records']} records. Value [95 % interval over a bootstrap of test records]. "
+        f"MMD² kernel: mean of RBFs of bandwidth {', '.join(f'{b:.3g}' for b in k['bandwidths'])} "
+        f"({' and '.join(f'{s:g}' for s in k['scales'])} x the median training distance). "
+        "↑: higher is better; diversity is best at 1; the rest lower is better.", "",
+        table(rows), "",
+        f"Copy check: median distance of generated beats to their nearest training beat over that of held-out "
+        f"real beats = {rep['copy_ratio']:.2f} (well below 1 would mean copying).", "",
+        "The seed's own definitions (random pairing; labelled legacy: they reward average-looking beats):", "",
+        table([(lbl, ev) for lbl, ev in rows if any(m in ev for m in LEGACY)] + list(legacy_extra), LEGACY_COLUMNS),
+    ])
+
+
+def write_into_leaderboard(path: Path, section: str) -> None:
+    """Replace the marked evaluation section of a leaderboard.md, or insert it after the header block."""
+    text = path.read_text()
+    block = f"{BEGIN}\n{section}\n{END}"
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + block + rest.split(END, 1)[1]
+    else:
+        head, sep, rest = text.partition("\n## ")
+        text = head.rstrip("\n") + "\n\n" + block + "\n" + (sep + rest if sep else "")
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .fit import require_datasets
+
+    datasets = require_datasets()
+    p = argparse.ArgumentParser(prog="python -m ecgmodels.evaluate", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="example:\n  python -m ecgmodels.evaluate --model results/ludb-ii-reference/best --write")
+    p.add_argument("--model", required=True, help="export folder (holds model.json and checkpoint.pt)")
+    p.add_argument("--n", type=int, default=512, help="generated beats to score (default %(default)s)")
+    p.add_argument("--bootstrap", type=int, default=200, help="record resamples for the intervals (default %(default)s)")
+    p.add_argument("--data-dir", help="LUDB folder (default: LUDB_DIR or the user cache, as datasets.build)")
+    p.add_argument("--write", action="store_true", help="record the result in model.json, evaluation.md and the "
+                   "run's leaderboard.md (when the export is a run's best/)")
+    args = p.parse_args(argv)
+    if args.n < 6 or args.bootstrap < 0:
+        p.error(f"--n {args.n} (at least 6) / --bootstrap {args.bootstrap} (at least 0)")
+    from .export import ExportError, load_checkpoint, read_model_json
+    from .train import sampler
+
+    folder = Path(args.model)
+    try:
+        info = read_model_json(folder)
+        cfg, G, _ = load_checkpoint(folder)  # plain weights (weights_only): nothing from the folder runs
+    except ExportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    ds, _ = datasets.load_or_build(args.data_dir, datasets.DatasetConfig.from_dict(info["dataset"]["config"]))
+    if ds.key != info["dataset"]["key"]:
+        print(f"note: the window dataset's key {ds.key[:12]} differs from the one this generator was trained on "
+              f"({info['dataset']['key'][:12]}): the cutting code or the raw files changed since", file=sys.stderr)
+    train = ds.part("train")
+    rep = report(sampler(G), train, ds.part("test"), ds.records_of("test"), fit_kernel(train), args.n, cfg.seed,
+                 bootstrap=args.bootstrap)
+    section = "## Test split, current metrics\n\n" + markdown(rep, f"generator ({folder.name})") + \
+        f"\n\nFrom `python -m ecgmodels.evaluate --model {folder.as_posix()} --write`.\n"
+    print(section)
+    if args.write:
+        info["evaluation"] = rep
+        tmp = folder / ".model.json.tmp"
+        tmp.write_text(json.dumps(info, indent=1))
+        os.replace(tmp, folder / "model.json")  # model.json is not among the hashed files
+        (folder / "evaluation.md").write_text(section)
+        board = folder.parent / "leaderboard.md"
+        if folder.name == "best" and board.is_file():
+            write_into_leaderboard(board, section)
+        print(f"written: {folder / 'model.json'} ('evaluation'), {folder / 'evaluation.md'}"
+              + (f", {board}" if folder.name == "best" and board.is_file() else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""Leaderboard ranking and the choice of the exported trial, on hand-made rows (no Ray)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from search.export import choose
+from search.leaderboard import pareto_mask, rank
+
+
+def test_pareto_mask_on_five_points():
+    # (prd, mmd): A(1, 5) B(2, 2) C(5, 1) are a front; D(3, 3) is dominated by B; E(2, 4) by B too
+    # (equal PRD, worse MMD).
+    prd = np.array([1.0, 2.0, 5.0, 3.0, 2.0])
+    mmd = np.array([5.0, 2.0, 1.0, 3.0, 4.0])
+    assert pareto_mask(prd, mmd).tolist() == [True, True, True, False, False]
+    # Two identical points do not dominate each other.
+    assert pareto_mask(np.array([1.0, 1.0]), np.array([1.0, 1.0])).tolist() == [True, True]
+
+
+def board():
+    return pd.DataFrame({"trial": [0, 1, 2, 3], "status": ["completed"] * 4, "pareto": [True, True, True, False],
+                         "prd": [40.0, 60.0, 200.0, 90.0], "mmd": [0.05, 0.02, 0.01, 0.3],
+                         "score": [1.9, 1.6, 4.1, 8.0], "coverage": [0.2, 0.8, 0.5, 0.1],
+                         "diversity": [0.2, 0.9, 1.3, 0.1], "epochs": [5] * 4})
+
+
+def test_rank_knows_which_way_each_metric_is_better():
+    b = board()
+    assert rank(b, "mmd")["trial"].tolist() == [2, 1, 0, 3]
+    assert rank(b, "coverage")["trial"].tolist() == [1, 2, 0, 3]  # higher first
+    assert rank(b, "diversity")["trial"].tolist() == [1, 2, 0, 3]  # closest to 1 first
+
+
+def test_choose_exports_only_what_beats_the_average_beat():
+    b = board()
+    row, usable = choose(b, "knee")
+    assert row["trial"] == 1 and usable  # lowest score on the front
+    # With the average beat at MMD^2 0.03, trial 0 (0.05) is not usable: the knee stays trial 1;
+    # the mmd rule picks trial 2.
+    assert choose(b, "knee", average_mmd=0.03)[0]["trial"] == 1
+    assert choose(b, "mmd", average_mmd=0.03)[0]["trial"] == 2
+    # With the average beat at 0.005 nothing on the front beats it: the rule's choice, flagged.
+    row, usable = choose(b, "knee", average_mmd=0.005)
+    assert row["trial"] == 1 and not usable
+    row, usable = choose(b, trial=0, average_mmd=0.03)
+    assert row["trial"] == 0 and not usable
