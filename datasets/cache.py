@@ -87,6 +87,18 @@ class WindowDataset:
             raise ValueError(f"split {split!r} is not one of {SPLITS}")
         return self.record[self.split == split]
 
+    def leads_of(self, split: str) -> np.ndarray:
+        """Lead name of each window of `part(split)`, in the same order."""
+        if split not in SPLITS:
+            raise ValueError(f"split {split!r} is not one of {SPLITS}")
+        return self.lead[self.split == split]
+
+    def evaluation_inputs(self, split: str) -> dict:
+        """Keyword arguments for `ecgmodels.metrics.report` on `split`: train and held-out beats,
+        their records, and the training leads (for per-lead average beats)."""
+        return {"train": self.part("train"), "real": self.part(split), "records": self.records_of(split),
+                "train_records": self.records_of("train"), "train_leads": self.leads_of("train")}
+
     def to_mv(self, x: np.ndarray) -> np.ndarray:
         """Scaled windows (any shape) back to millivolts."""
         return np.asarray(x, dtype=np.float64) * self.scale_mv

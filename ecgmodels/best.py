@@ -39,13 +39,20 @@ class Validation:
     average: dict
 
     @classmethod
-    def build(cls, train: np.ndarray, val: np.ndarray, val_records: np.ndarray, n: int,
-              kernel: Kernel | None = None) -> "Validation":
-        """Fit the kernel on `train` (unless given) and score both baselines against `val`."""
+    def of(cls, ds, n: int) -> "Validation":
+        """The validation set-up of a WindowDataset (datasets.WindowDataset), `n` generated beats per epoch."""
+        return cls.build(ds.part("train"), ds.part("val"), ds.records_of("val"), n,
+                         train_records=ds.records_of("train"), train_leads=ds.leads_of("train"))
+
+    @classmethod
+    def build(cls, train: np.ndarray, val: np.ndarray, val_records: np.ndarray, n: int, kernel: Kernel | None = None,
+              train_records: np.ndarray | None = None, train_leads: np.ndarray | None = None) -> "Validation":
+        """Fit the kernel on `train` (unless given) and score both baselines against `val`
+        (`train_records`, `train_leads`: see metrics.baselines)."""
         if n < 6:
             raise ValueError(f"eval_n {n}: at least 6 generated beats are needed to score an epoch (k-NN with k=5)")
         kernel = kernel or fit_kernel(train)
-        base = baselines(train, val, val_records, kernel, n, seed=0)
+        base = baselines(train, val, val_records, kernel, n, seed=0, train_records=train_records, train_leads=train_leads)
         if not base["average"]["mmd"] > base["floor"]["mmd"]:
             raise ValueError(f"on the validation split the average beat scores MMD^2 {base['average']['mmd']:.3g}, no "
                              f"worse than real beats ({base['floor']['mmd']:.3g}): too few validation beats "

@@ -14,7 +14,8 @@ import os
 import sys
 from pathlib import Path
 
-from .metrics import LEGACY, fit_kernel, report
+from . import __version__
+from .metrics import LEGACY, Kernel, fit_kernel, report
 
 # Columns of the test table: (key, header). Higher-better and close-to-1 metrics say so.
 COLUMNS = [("mmd", "MMD²"), ("prd", "PRD %"), ("prd_g2r", "PRD g→r"), ("prd_r2g", "PRD r→g"),
@@ -110,15 +111,29 @@ def main(argv: list[str] | None = None) -> int:
     ds, _ = datasets.load_or_build(args.data_dir, datasets.DatasetConfig.from_dict(info["dataset"]["config"]))
     if ds.key != info["dataset"]["key"]:
         print(f"note: the window dataset's key {ds.key[:12]} differs from the one this generator was trained on "
-              f"({info['dataset']['key'][:12]}): the cutting code or the raw files changed since", file=sys.stderr)
-    train = ds.part("train")
-    rep = report(sampler(G), train, ds.part("test"), ds.records_of("test"), fit_kernel(train), args.n, cfg.seed,
-                 bootstrap=args.bootstrap)
-    section = "## Test split, current metrics\n\n" + markdown(rep, f"generator ({folder.name})") + \
-        f"\n\nFrom `python -m ecgmodels.evaluate --model {folder.as_posix()} --write`.\n"
+              f"({info['dataset']['key'][:12]}): the cutting code or the raw files changed since, so check that the "
+              "test records are still ones it never saw (the split is recorded in both caches' meta.json)",
+              file=sys.stderr)
+    # The kernel the export was scored with (so the figures compare with its run's); exports made
+    # before the fixed kernel have none, and get the one fitted on these training beats.
+    kernel = Kernel.from_dict(info["kernel"]) if "kernel" in info else fit_kernel(ds.part("train"))
+    try:
+        rep = report(sampler(G), **ds.evaluation_inputs("test"), kernel=kernel, n=args.n, seed=cfg.seed,
+                     bootstrap=args.bootstrap)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    section = ("## Test split, current metrics\n\n" + markdown(rep, f"generator ({folder.name})")
+               + f"\n\nFrom `python -m ecgmodels.evaluate --model {folder.as_posix()} --write`, with the metrics of "
+               "ecg-search " + __version__ + ". Where older sections of this file disagree, they were computed with "
+               "earlier metric definitions.\n")
     print(section)
     if args.write:
         info["evaluation"] = rep
+        info["kernel"] = kernel.to_dict()
+        old = info.get("verdict", {}).get("validation_beats_average_beat")
+        info["verdict"] = rep["verdict"] | {"validation_beats_average_beat": old,
+                                            "usable": bool(rep["verdict"]["beats_average_beat"] and old is not False)}
         tmp = folder / ".model.json.tmp"
         tmp.write_text(json.dumps(info, indent=1))
         os.replace(tmp, folder / "model.json")  # model.json is not among the hashed files

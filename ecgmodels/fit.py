@@ -87,10 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, help="training seed (default: the variant's, 0)")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N (default %(default)s)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads for torch (default: torch's choice)")
-    p.add_argument("--eval-n", type=int, default=512, help="generated beats scored per split (default %(default)s)")
+    p.add_argument("--eval-n", type=int, default=512, help="generated beats scored on the test split (default %(default)s)")
     p.add_argument("--keep", choices=("best", "last"), default="best",
-                   help="export the epoch with the best validation PRD/floor + MMD/floor (scored every epoch "
-                   "on 256 beats), or the last epoch (default %(default)s)")
+                   help="export the epoch with the best validation score (ecgmodels.best.scalarised, every epoch on "
+                   "256 beats), or the last epoch (default %(default)s)")
     p.add_argument("--out", help="export folder (default results/train-<variant>)")
     add_dataset_args(p)
     args = p.parse_args(argv)
@@ -107,14 +107,18 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
 
     ds = load_windows(args)
-    train_w, val_w, test_w = ds.part("train"), ds.part("val"), ds.part("test")
+    train_w = ds.part("train")
     try:
         cfg = variant(args.variant, **overrides, leads=1, window=train_w.shape[-1])
     except (TypeError, ValueError) as exc:
         p.error(str(exc))
     print(f"training '{args.variant}' on {len(train_w)} windows ({device}); {cfg.epochs} epochs")
 
-    validation = Validation.build(train_w, val_w, ds.records_of("val"), 256)
+    try:
+        validation = Validation.of(ds, 256)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     best = BestEpoch(validation, cfg.seed) if args.keep == "best" else None
 
     def progress(rep) -> None:
@@ -136,12 +140,13 @@ def main(argv: list[str] | None = None) -> int:
         epoch = best.metrics["epoch"]
         print(f"keeping epoch {epoch}, the best on validation")
     val = best.metrics if best is not None and best.metrics else validation.score(sampler(G)(validation.n, cfg.seed))
-    test = report(sampler(G), train_w, test_w, ds.records_of("test"), validation.kernel, args.eval_n, cfg.seed)
+    test = report(sampler(G), **ds.evaluation_inputs("test"), kernel=validation.kernel, n=args.eval_n, seed=cfg.seed)
     out = Path(args.out or f"results/train-{args.variant}")
     summary = {"outcome": result.outcome.value, "epochs_trained": result.epochs, "epoch": epoch, "kept": args.keep,
                "train_seconds": round(seconds, 2), "validation": val}
-    export(out, G, D, cfg, dataset=ds.meta, metrics=summary, extra={"kernel": validation.kernel.to_dict(),
-                                                                      "evaluation": test})
+    export(out, G, D, cfg, dataset=ds.meta, metrics=summary,
+           extra={"kernel": validation.kernel.to_dict(), "evaluation": test,
+                  "verdict": test["verdict"] | {"usable": test["verdict"]["beats_average_beat"]}})
     from .evaluate import markdown
 
     section = markdown(test, f"{args.variant} (epoch {epoch})")

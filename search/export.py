@@ -18,7 +18,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ecgmodels.export import export
@@ -69,20 +68,35 @@ def export_row(row: pd.Series, ds, out_dir: Path, eval_n: int, select: str, samp
     (ecgmodels.metrics.report: every metric, both baselines, record-bootstrap intervals, verdict),
     and plot its beats beside real held-out ones to `samples_png`; return that evaluation."""
     cfg, G, D, epoch = load_trial_generator(row["checkpoint"])
-    test, train = ds.part("test"), ds.part("train")
-    kernel = fit_kernel(train)
-    rep = report(sampler(G), train, test, ds.records_of("test"), kernel, eval_n, cfg.seed)
+    kernel = fit_kernel(ds.part("train"))  # the same kernel the search used: fitted on the same beats
+    rep = report(sampler(G), **ds.evaluation_inputs("test"), kernel=kernel, n=eval_n, seed=cfg.seed)
     metrics = {"selected_by": select, "trial": str(row["trial"]), "epoch": epoch, "epochs_trained": int(row["epochs"]),
                "validation": {k: float(row[k]) for k in (*POPULATION, "score") if k in row},
                # whether its validation MMD^2 beat the average beat's (None: the run recorded no baseline)
                "validation_beats_average_beat": usable}
     export(out_dir, G, D, cfg, dataset=ds.meta, metrics=metrics,
-           extra={"kernel": kernel.to_dict(), "evaluation": rep, "verdict": rep["verdict"]})
+           extra={"kernel": kernel.to_dict(), "evaluation": rep, "verdict": verdict_of(rep, usable)})
     gen = draw(sampler(G), 512, rep["noise_seed"]) * ds.scale_mv
     info = {"r_index": ds.meta["config"]["r_index"], "fs": ds.meta["fs"], "leads": ds.meta["config"]["leads"]}
-    plot_side_by_side(gen, ds.to_mv(test), info, samples_png, seed=cfg.seed,
-                      title=f"trial {row['trial']} (epoch {epoch}): {rep['verdict']['summary'][:90]}")
+    plot_side_by_side(gen, ds.to_mv(ds.part("test")), info, samples_png, seed=cfg.seed,
+                      title=f"trial {row['trial']} (epoch {epoch}): {short_verdict(rep)}")
     return rep
+
+
+def verdict_of(rep: dict, usable_on_validation: bool | None) -> dict:
+    """model.json's `verdict`: the test split's (metrics.verdict) and whether the trial's validation
+    MMD^2 beat the average beat's, the rule it was chosen by (None when the run recorded no baseline)."""
+    return rep["verdict"] | {"validation_beats_average_beat": usable_on_validation,
+                             "usable": bool(rep["verdict"]["beats_average_beat"] and usable_on_validation is not False)}
+
+
+def short_verdict(rep: dict) -> str:
+    """One plot-title line: usable or not, and the diversity figures beside real beats'."""
+    g, f = rep["generated"], rep["floor"]
+    head = "usable (MMD² below the average beat's)" if rep["verdict"]["beats_average_beat"] else \
+        "NOT USABLE (MMD² not below the average beat's)"
+    return (f"{head}; test coverage {g['coverage']:.2f} (real {f['coverage']:.2f}), recall {g['recall']:.2f} "
+            f"(real {f['recall']:.2f}), diversity {g['diversity']:.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:

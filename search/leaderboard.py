@@ -86,6 +86,8 @@ def from_results(grid, param_names: list[str]) -> pd.DataFrame:
                "resumed_from": m.get("resumed_from", 0),
                "checkpoint": res.checkpoint.path if res.checkpoint else "",
                "error": error_line(res.error)}
+        if row["status"] == "diverged":  # its reported values are the penalty Optuna needed, not measurements
+            row.update({c: np.nan for c in (*METRIC_COLS, "score")})
         rows.append(row)
     df = pd.DataFrame(rows)
     if df.empty:
@@ -178,7 +180,11 @@ def main(argv: list[str] | None = None) -> int:
     if not path.is_file():
         print(f"error: {path} not found; run `python -m search.tune --name NAME` first", file=sys.stderr)
         return 2
-    df = rank(pd.read_csv(path), args.by)
+    try:
+        df = rank(pd.read_csv(path), args.by)
+    except ValueError as exc:  # e.g. --by coverage on a run made before that metric existed
+        print(f"error: {path}: {exc}", file=sys.stderr)
+        return 2
     if args.top:
         df = df.head(args.top)
     info = Path(args.run) / "run.json"

@@ -125,11 +125,11 @@ def data_payload(ds, eval_n: int) -> dict:
     set-up (beats, records, the dataset's fixed kernel, both baselines)."""
     train_w = ds.part("train")
     return {"train": np.ascontiguousarray(train_w),
-            "validation": Validation.build(train_w, ds.part("val"), ds.records_of("val"), eval_n)}
+            "validation": Validation.of(ds, eval_n)}
 
 
-def run_seed_reference(train_w: np.ndarray, test_w: np.ndarray, test_records: np.ndarray, epochs: int, seed: int,
-                       threads: int, validation: Validation, test_n: int) -> dict:
+def run_seed_reference(test_inputs: dict, epochs: int, seed: int, threads: int, validation: Validation,
+                       test_n: int) -> dict:
     """Train the seed's own model and recipe (variant 'seed') for `epochs`, keep its best epoch on
     validation by the same rule as the trials, and score that epoch on test. Runs as a Ray task
     beside the search, so it shares the cluster's accounting."""
@@ -139,13 +139,14 @@ def run_seed_reference(train_w: np.ndarray, test_w: np.ndarray, test_records: np
 
     torch.set_num_threads(max(1, threads))
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    train_w = test_inputs["train"]
     cfg = variant("seed", epochs=epochs, seed=seed, window=train_w.shape[-1])
     best = BestEpoch(validation, seed)
     t0 = time.perf_counter()
     result = train(cfg, train_w, device, best.update)
     seconds = time.perf_counter() - t0
     _, G, _ = networks(best.checkpoint)
-    test = report(sampler(G), train_w, test_w, test_records, validation.kernel, test_n, seed)
+    test = report(sampler(G), **test_inputs, kernel=validation.kernel, n=test_n, seed=seed)
     chosen = best.metrics
     return {"epochs": result.epochs, "best_epoch": chosen["epoch"], "outcome": result.outcome.value,
             "seconds": round(seconds, 1), "val": {k: v for k, v in chosen.items() if k != "epoch"}, "test": test}

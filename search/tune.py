@@ -141,6 +141,11 @@ def load_resume(args: argparse.Namespace) -> tuple[argparse.Namespace, dict]:
         raise UsageError(f"--resume {run}: no run.json there, so it is not a search run folder "
                          "(give the folder `python -m search.tune --name NAME` wrote, e.g. results/NAME)")
     info = json.loads(info_path.read_text())
+    if "kernel" not in info or "baselines" not in info:
+        raise UsageError(f"--resume {run}: this search was run with earlier evaluation metrics (its run.json records no "
+                         "fixed kernel or baselines), so new trials would not compare with its old ones. Start a new "
+                         "search, or re-score its exported best with `python -m ecgmodels.evaluate --model "
+                         f"{run / 'best'} --write`")
     from ray import tune
 
     if not tune.Tuner.can_restore(info["experiment_path"]):
@@ -282,11 +287,15 @@ def write_outputs(run_dir: Path, grid, args, info: dict, ds, validation, seed_re
         extra = [(f"seed variant (epoch {seed_ref['best_epoch']} of {seed_ref['epochs']})", seed_ref["test"]["generated"])] \
             if seed_ref else []
         published = [("the seed's published table (mean [min, max]; its leaky split, hand-cleaned)", SEED_PUBLISHED)]
-        test_md = test_markdown(rep, f"best searched (trial {row['trial']}, {args.select})", extra, extra + published)
+        test_md = test_markdown(rep, f"best searched (trial {row['trial']}, {args.select})", extra, published)
         exported = f"trial {row['trial']} (rule: {args.select}) exported to `best/`"
         if not usable:
             exported += (". **No trial's validation MMD² is below the average beat's "
                          f"({base['average']['mmd']:.4g}): nothing usable was found; best/ is marked NOT USABLE**")
+            print(f"NOT USABLE: no trial's validation MMD² is below the average beat's ({base['average']['mmd']:.4g}); "
+                  f"exporting trial {row['trial']} anyway, marked as such", flush=True)
+        elif not rep["verdict"]["beats_average_beat"]:
+            exported += ". **On the test split it does not beat the average beat: marked NOT USABLE**"
         print(f"best: trial {row['trial']}. Test split: {rep['verdict']['summary']}", flush=True)
     except ValueError as exc:
         exported = f"nothing exported: {exc}"
@@ -306,8 +315,8 @@ def write_outputs(run_dir: Path, grid, args, info: dict, ds, validation, seed_re
              "on a scale where real beats are 0 and the average beat 1 (real beats score about 1, the average beat "
              "about 2; lower is better). Pareto "
              "front of PRD and MMD² over trials that ran every epoch. Baseline rows: `floor` = training beats in "
-             "place of generated ones, `average` = the average training beat + small noise. ↑ marks higher-is-better "
-             "columns: precision, recall, density, coverage; diversity is best at 1.", "",
+             "place of generated ones, `average` = the average training beat + small noise. Higher is better for "
+             "precision, recall, density and coverage; diversity is best at 1; lower is better for the rest.", "",
              lb.markdown(full, ["trial", "status", "pareto", "epochs", "best_epoch", "wall_s", "score", *POPULATION]
                          + PARAMS), ""]
     (run_dir / "leaderboard.md").write_text("\n".join(lines))
@@ -353,6 +362,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     print(f"data: {ds.meta['windows']} lead-{','.join(dcfg.leads)} windows ({ds.meta['per_split']}), "
           f"{'cache hit' if hit else 'built'}")
+    if args.resume and info.get("dataset_key") != ds.key:
+        print(f"error: --resume {args.resume}: the window dataset changed since the search started (key "
+              f"{str(info.get('dataset_key'))[:12]} then, {ds.key[:12]} now: other raw files or cutting code), so its "
+              "trials would not compare; start a new search", file=sys.stderr)
+        return EXIT_USAGE
 
     try:
         resources = connect(args)
@@ -405,8 +419,8 @@ def main(argv: list[str] | None = None) -> int:
         from .trainable import run_seed_reference
 
         remote = ray.remote(num_cpus=args.cpus_per_trial, num_gpus=args.gpus_per_trial)(run_seed_reference)
-        seed_task = remote.remote(ds.part("train"), ds.part("test"), ds.records_of("test"), args.reference_epochs,
-                                  args.seed, settings["threads"], validation, 512)
+        seed_task = remote.remote(ds.evaluation_inputs("test"), args.reference_epochs, args.seed, settings["threads"],
+                                  validation, 512)
         print(f"seed variant reference: training for {args.reference_epochs} epochs alongside the search")
 
     tuner = make_tuner(args, {"data": ray.put(payload)}, settings, experiment_path, resources, bool(args.resume))

@@ -45,3 +45,12 @@ def test_choose_exports_only_what_beats_the_average_beat():
     assert row["trial"] == 1 and not usable
     row, usable = choose(b, trial=0, average_mmd=0.03)
     assert row["trial"] == 0 and not usable
+    # With the average beat at 0.015 only trial 2 (0.01) is usable: the knee must switch to it.
+    row, usable = choose(b, "knee", average_mmd=0.015)
+    assert row["trial"] == 2 and usable
+
+
+def test_trials_without_metrics_rank_last():
+    b = board()
+    b.loc[0, ["mmd", "score", "coverage"]] = np.nan  # a diverged trial: no measurements
+    assert rank(b, "mmd")["trial"].tolist()[-1] == 0 and rank(b, "coverage")["trial"].tolist()[-1] == 0

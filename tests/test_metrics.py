@@ -57,6 +57,35 @@ def test_within_real_term_pairs_beats_of_different_records_only():
     assert ev["mmd"] == pytest.approx(within_real + within_gen - 2 * cross)
 
 
+def test_floor_beats_are_grouped_by_record_on_the_generated_side():
+    """Training beats standing in for generated ones: two near-copies per record. Grouped by record, a
+    beat's ball reaches the other record (radius ~5) and holds the real beat at 2.5 (recall 1);
+    as independent beats each ball reaches only the near-copy (radius 0.1) and holds nothing."""
+    gen, groups = np.array([[0.0], [0.1], [5.0], [5.1]]), np.array([7, 7, 8, 8])
+    real, records = np.array([[2.5], [2.6]]), np.array([1, 2])
+    kernel = M.Kernel(median=1.0, scales=(1.0,))
+    assert M.evaluate(gen, real, records, kernel, k=1, gen_groups=groups)["recall"] == 1.0
+    assert M.evaluate(gen, real, records, kernel, k=1)["recall"] == 0.0
+
+
+def test_bootstrap_with_few_records_stays_finite_and_around_the_estimate():
+    rng = np.random.default_rng(0)
+    real, records = rng.normal(size=(12, 1, 8)), np.repeat([1, 2], 6)
+    ev = M.evaluate(rng.normal(size=(20, 1, 8)), real, records, M.fit_kernel(real), k=3, bootstrap=30, seed=1)
+    for m, (lo, hi) in ev["ci"].items():
+        assert np.isfinite([lo, hi]).all() and lo <= ev[m] <= hi, m
+
+
+def test_average_beat_of_a_multi_lead_dataset_is_per_lead():
+    # Leads of opposite polarity: the pooled mean is flat, the per-lead means are +1 and -1.
+    train = np.concatenate([np.ones((30, 1, 4)), -np.ones((10, 1, 4))])
+    leads = np.array(["ii"] * 30 + ["avr"] * 10)
+    pooled = M.average_beat(train, 400, seed=0, noise=0.0)
+    per_lead = M.average_beat(train, 400, seed=0, noise=0.0, leads=leads)
+    assert np.allclose(pooled, 0.5)
+    assert set(np.unique(per_lead)) == {-1.0, 1.0} and abs((per_lead[:, 0, 0] > 0).mean() - 0.75) < 0.06
+
+
 def test_knn_radii_look_across_records():
     # Real beats 0, 0.1 (record 1) and 5, 5.2 (record 2), k = 1: each ball reaches the other record.
     x = np.array([0.0, 0.1, 5.0, 5.2])
