@@ -138,6 +138,9 @@ def _sha256(path: Path) -> str:
 def load_entry(entry: Path) -> WindowDataset:
     """Load and check one cache entry; CacheError says what is wrong with it."""
     try:
+        # meta.json carries the scale to millivolts and the split: an edited one must not pass as a hit
+        if _sha256(entry / "meta.json") != (entry / "meta.sha256").read_text().strip():
+            raise CacheError(f"{entry / 'meta.json'} does not match {entry / 'meta.sha256'} (edited or corrupted)")
         meta = json.loads((entry / "meta.json").read_text())
         if meta.get("format") != FORMAT_VERSION:
             raise CacheError(f"{entry}: format {meta.get('format')}, expected {FORMAT_VERSION}")
@@ -250,6 +253,7 @@ def _write_entry(ds: WindowDataset, entry: Path) -> None:
         np.savez(tmp / "data.npz", **{k: getattr(ds, k) for k in _ARRAYS})
         meta = dict(ds.meta, data_sha256=_sha256(tmp / "data.npz"))
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+        (tmp / "meta.sha256").write_text(_sha256(tmp / "meta.json") + "\n")
         os.replace(tmp, entry)  # atomic on one filesystem; fails if a complete entry already exists
     except OSError:
         if not (entry / "meta.json").is_file():

@@ -10,6 +10,12 @@ The folder holds:
 - `checkpoint.pt`: plain state dicts of G and D plus the config; loads with `weights_only=True`.
 
 The folder is written to a temporary sibling and renamed into place, so there is never half an export.
+
+What is safe to load from a stranger: `load_generator` and every command of this project rebuild the
+generator from `checkpoint.pt` with `torch.load(..., weights_only=True)` after checking model.json
+and both files' sha256: nothing in the folder is unpickled or run. `generator.pt2` is for torch-only
+use and is never opened here: `torch.export.load` unpickles whatever an archive stores with pickle
+(with weights_only=False), so load a .pt2 only from a source you trust.
 """
 from __future__ import annotations
 
@@ -31,6 +37,7 @@ from .models import Discriminator, Generator, build
 
 EXPORT_FORMAT = 1
 FILES = ("generator.pt2", "model.json", "checkpoint.pt")
+MODEL_KEYS = ("latent", "leads", "fs", "window", "r_index", "scale_mv", "config", "dataset")
 
 
 class ExportError(RuntimeError):
@@ -115,12 +122,23 @@ def read_model_json(folder: str | os.PathLike) -> dict:
         model = json.loads((folder / "model.json").read_text())
     except json.JSONDecodeError as exc:
         raise ExportError(f"{folder / 'model.json'} is not valid JSON: {exc}") from exc
+    if not isinstance(model, dict):
+        raise ExportError(f"{folder / 'model.json'} is not a JSON object: not an export's model.json")
     if model.get("format") != EXPORT_FORMAT:
         raise ExportError(f"{folder / 'model.json'} has export format {model.get('format')}; this version reads "
                           f"format {EXPORT_FORMAT}")
-    for name, digest in model.get("files", {}).items():
+    files = model.get("files")
+    if not isinstance(files, dict) or set(files) != {"generator.pt2", "checkpoint.pt"} or \
+            not all(isinstance(v, str) and len(v) == 64 for v in files.values()):
+        raise ExportError(f"{folder / 'model.json'}: 'files' must give the sha256 of generator.pt2 and checkpoint.pt; "
+                          "without them the files cannot be checked, so the export is refused (re-export it)")
+    for name, digest in files.items():
         if _sha256(folder / name) != digest:
             raise ExportError(f"{folder / name} does not match the sha256 in model.json: modified or corrupted")
+    missing = [k for k in MODEL_KEYS if k not in model]
+    if missing or not isinstance(model.get("latent"), dict) or "shape" not in model["latent"]:
+        raise ExportError(f"{folder / 'model.json'} lacks {', '.join(missing) or 'latent.shape'}: not a complete export "
+                          "(re-export it)")
     return model
 
 
@@ -130,11 +148,11 @@ def load_checkpoint(folder: str | os.PathLike) -> tuple[GanConfig, Generator, Di
     read_model_json(folder)
     try:
         ckpt = torch.load(folder / "checkpoint.pt", map_location="cpu", weights_only=True)
+        cfg = GanConfig.from_dict(ckpt["config"])
+        G, D = build(cfg)
+        G.load_state_dict(ckpt["generator"])
     except Exception as exc:
-        raise ExportError(f"{folder / 'checkpoint.pt'} could not be loaded as plain weights: {exc}") from exc
-    cfg = GanConfig.from_dict(ckpt["config"])
-    G, D = build(cfg)
-    G.load_state_dict(ckpt["generator"])
+        raise ExportError(f"{folder / 'checkpoint.pt'} could not be loaded as this project's plain weights: {exc}") from exc
     if "discriminator" in ckpt:
         D.load_state_dict(ckpt["discriminator"])
         return cfg, G.eval(), D.eval()
@@ -164,11 +182,13 @@ class LoadedGenerator:
 
 
 def load_generator(folder: str | os.PathLike) -> LoadedGenerator:
-    """Load an export folder's `generator.pt2` (after checking all files) for sampling."""
+    """An export folder's generator, ready to sample, after checking every file. Rebuilt from
+    checkpoint.pt loaded with weights_only=True: nothing in the folder is unpickled or run, so a
+    folder from a stranger is safe to load this way (generator.pt2 is never opened here)."""
     folder = Path(folder)
     info = read_model_json(folder)
-    try:
-        module = torch.export.load(folder / "generator.pt2").module()
-    except Exception as exc:
-        raise ExportError(f"{folder / 'generator.pt2'} could not be loaded by torch.export.load: {exc}") from exc
-    return LoadedGenerator(module, info)
+    cfg, G, _ = load_checkpoint(folder)
+    if list(info["latent"]["shape"]) != [cfg.latent_len, cfg.latent_channels]:
+        raise ExportError(f"{folder / 'model.json'}: latent shape {info['latent']['shape']} does not match the "
+                          f"checkpoint's config ({cfg.latent_len}, {cfg.latent_channels}): the files do not belong together")
+    return LoadedGenerator(G, info)

@@ -14,7 +14,6 @@ and leaderboard.md):
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -23,7 +22,9 @@ import pandas as pd
 from ecgmodels.export import export
 from ecgmodels.metrics import POPULATION, draw, fit_kernel, report
 from ecgmodels.sample import plot_side_by_side
-from ecgmodels.train import load_checkpoint, networks, sampler
+from ecgmodels.train import CheckpointError, load_checkpoint, networks, sampler
+
+from .leaderboard import read_board, read_run_json
 
 SELECT = ("knee", "prd", "mmd")
 
@@ -110,14 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--eval-n", type=int, default=512, help="generated beats scored on test (default %(default)s)")
     args = p.parse_args(argv)
     run = Path(args.run)
-    if not (run / "leaderboard.csv").is_file() or not (run / "run.json").is_file():
-        print(f"error: {run} has no leaderboard.csv/run.json: not a finished search folder", file=sys.stderr)
-        return 2
-    board = pd.read_csv(run / "leaderboard.csv")
-    info = json.loads((run / "run.json").read_text())
-    average = info.get("baselines", {}).get("average")  # runs before the fixed-kernel metrics have none
     try:
+        board, info = read_board(run), read_run_json(run)
+        average = info.get("baselines", {}).get("average")  # runs before the fixed-kernel metrics have none
         row, usable = choose(board, args.select, args.trial, average["mmd"] if average else None)
+        if not isinstance(row["checkpoint"], str) or not row["checkpoint"]:
+            raise ValueError(f"trial {row['trial']} has no checkpoint recorded in {run / 'leaderboard.csv'}")
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -128,8 +127,15 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out) if args.out else run / ("best" if args.trial is None else f"trial-{args.trial}")
     # The run's samples.png shows its best; a later export of another trial plots into its own folder.
     png = run / "samples.png" if args.trial is None and args.out is None else out / "samples.png"
-    rep = export_row(row, ds, out, args.eval_n, args.select if args.trial is None else f"trial {args.trial}", png,
-                     usable if average else None)
+    try:
+        rep = export_row(row, ds, out, args.eval_n, args.select if args.trial is None else f"trial {args.trial}", png,
+                         usable if average else None)
+    except (CheckpointError, OSError, RuntimeError) as exc:
+        # Ray's trial checkpoints (<run>/tune, or --storage-path) are not part of a copied or committed run
+        print(f"error: cannot read trial {row['trial']}'s checkpoint {row['checkpoint']}: {exc}. Trial checkpoints live "
+              "in the run's Tune storage (<run>/tune unless --storage-path was given); re-run the search's command "
+              "(run.json) to recreate them", file=sys.stderr)
+        return 2
     if not usable:
         print(f"warning: trial {row['trial']}'s validation MMD^2 is not below the average beat's: not a usable "
               "generator", file=sys.stderr)

@@ -28,6 +28,41 @@ RANKS = ("score", *POPULATION)
 BASELINE_LABELS = {"floor": "real-vs-real floor", "average": "average beat"}
 
 
+REQUIRED_COLS = ("trial", "status", "pareto", "epochs", "prd", "mmd", "score", "checkpoint")
+
+
+def read_run_json(run: Path) -> dict:
+    """A run folder's run.json; ValueError naming the file when it is missing, truncated or not an object."""
+    path = Path(run) / "run.json"
+    try:
+        info = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"{path} not found: not a search run folder (give the folder `python -m search.tune "
+                         "--name NAME` wrote, e.g. results/NAME)") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path} is unreadable ({exc}): truncated or edited; the run's results cannot be used "
+                         "without it") from exc
+    if not isinstance(info, dict):
+        raise ValueError(f"{path} is not a JSON object: not a search's run.json")
+    return info
+
+
+def read_board(run: Path) -> pd.DataFrame:
+    """A run folder's leaderboard.csv; ValueError naming the file when it is missing, truncated or empty."""
+    path = Path(run) / "leaderboard.csv"
+    if not path.is_file():
+        raise ValueError(f"{path} not found; run `python -m search.tune --name NAME` first, or let it finish")
+    try:
+        df = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} is unreadable ({exc}): truncated or edited") from exc
+    missing = [c for c in REQUIRED_COLS if c not in df.columns]
+    if missing or df.empty:
+        raise ValueError(f"{path} {'lacks the column(s) ' + ', '.join(missing) if missing else 'holds no trials'}: "
+                         "truncated, edited, or written by another version")
+    return df
+
+
 def pareto_mask(prd: np.ndarray, mmd: np.ndarray) -> np.ndarray:
     """True where no other point is at least as good in both and strictly better in one (minimising)."""
     pts = np.stack([prd, mmd], axis=1)
@@ -177,13 +212,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--top", type=int, default=0, help="show only the first N rows")
     args = p.parse_args(argv)
     path = Path(args.run) / "leaderboard.csv"
-    if not path.is_file():
-        print(f"error: {path} not found; run `python -m search.tune --name NAME` first", file=sys.stderr)
-        return 2
     try:
-        df = rank(pd.read_csv(path), args.by)
-    except ValueError as exc:  # e.g. --by coverage on a run made before that metric existed
-        print(f"error: {path}: {exc}", file=sys.stderr)
+        df = rank(read_board(Path(args.run)), args.by)
+    except ValueError as exc:  # a missing or damaged file; --by coverage on a run made before that metric
+        print(f"error: {exc if str(path) in str(exc) else f'{path}: {exc}'}", file=sys.stderr)
         return 2
     if args.top:
         df = df.head(args.top)

@@ -17,6 +17,7 @@ os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "0")
 import argparse  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
+import re  # noqa: E402
 import shlex  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402
@@ -112,6 +113,9 @@ def validate(args: argparse.Namespace) -> None:
         raise UsageError(f"--gpus-per-trial {args.gpus_per_trial}: use a fraction of one GPU or a whole number")
     if args.eval_n < 6:
         raise UsageError(f"--eval-n {args.eval_n}: at least 6 generated beats are needed (k-NN metrics use k=5)")
+    if args.name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", args.name):
+        raise UsageError(f"--name {args.name!r}: use a plain folder name (letters, digits, '.', '_', '-'), not a path; "
+                         "the run goes to <results-dir>/<name>")
     if args.max_concurrent is not None and args.max_concurrent < 1:
         raise UsageError(f"--max-concurrent {args.max_concurrent}: must be at least 1")
     if args.reference_epochs is None:
@@ -140,7 +144,15 @@ def load_resume(args: argparse.Namespace) -> tuple[argparse.Namespace, dict]:
     if not info_path.is_file():
         raise UsageError(f"--resume {run}: no run.json there, so it is not a search run folder "
                          "(give the folder `python -m search.tune --name NAME` wrote, e.g. results/NAME)")
-    info = json.loads(info_path.read_text())
+    from .leaderboard import read_run_json
+
+    try:
+        info = read_run_json(run)
+    except ValueError as exc:
+        raise UsageError(f"--resume {run}: {exc}") from exc
+    if info.get("starting"):
+        raise UsageError(f"--resume {run}: the search there never got past its start (or is starting now, pid "
+                         f"{info.get('pid')}): nothing to resume; delete {info_path} if no search is running there")
     if "kernel" not in info or "baselines" not in info:
         raise UsageError(f"--resume {run}: this search was run with earlier evaluation metrics (its run.json records no "
                          "fixed kernel or baselines), so new trials would not compare with its old ones. Start a new "
@@ -351,10 +363,38 @@ def main(argv: list[str] | None = None) -> int:
     if storage and "://" not in storage:
         storage = str(Path(storage).resolve())  # trials run in other folders: a relative path breaks there
     experiment_path = info.get("experiment_path") or (f"{storage.rstrip('/')}/{name}" if storage else str(run_dir / "tune"))
-    if not args.resume and (run_dir / "run.json").exists():
-        print(f"error: {run_dir} already holds a search; choose another --name, or continue it with "
-              f"--resume {run_dir}", file=sys.stderr)
-        return EXIT_USAGE
+    claim = None
+    if not args.resume:
+        try:
+            claim = claim_run_dir(run_dir)
+        except FileExistsError:
+            print(f"error: {run_dir} already holds a search (or one is starting there); choose another --name, or "
+                  f"continue it with --resume {run_dir}", file=sys.stderr)
+            return EXIT_USAGE
+        except OSError as exc:
+            print(f"error: cannot create {run_dir} ({exc.strerror}); choose a writable --results-dir", file=sys.stderr)
+            return EXIT_USAGE
+    try:
+        return run_search(args, argv, info, name, run_dir, experiment_path, dcfg, datasets, t0)
+    finally:
+        if claim is not None and json.loads(claim.read_text() or "{}").get("starting"):
+            claim.unlink()  # the search stopped before it began: free the name
+
+
+def claim_run_dir(run_dir: Path) -> Path:
+    """Create `run_dir`/run.json exclusively (a placeholder until the search writes its own), so two
+    searches started with the same --name cannot share, and wipe, one folder."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / "run.json"
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"starting": True, "pid": os.getpid()}, f)
+    return path
+
+
+def run_search(args, argv, info: dict, name: str, run_dir: Path, experiment_path: str, dcfg, datasets,
+               t0: float) -> int:
+    """Everything after the options are checked and the run folder is claimed: data, Ray, trials, outputs."""
     try:
         ds, hit = datasets.load_or_build(args.data_dir, dcfg, cache_dir=args.cache_dir, progress=sys.stderr.isatty())
     except (datasets.LudbError, datasets.CacheError) as exc:

@@ -101,6 +101,19 @@ def test_split_by_record_never_shares_a_record(synthetic_ludb, tmp_path):
     assert sum(ds.meta["per_split"].values()) == len(ds.windows)
 
 
+def test_a_record_that_drops_out_moves_no_other_patient(ludb_copy, tmp_path):
+    """The split is drawn over every record ludb.csv lists, before rejection: one record giving no
+    windows (here: gone from RECORDS) leaves every other record on its side."""
+    before, _ = build(ludb_copy, tmp_path / "a")
+    side = dict(zip(before.record.tolist(), before.split.tolist()))
+    names = (ludb_copy / "RECORDS").read_text().split()
+    (ludb_copy / "RECORDS").write_text("".join(f"{n}\n" for n in names if not n.endswith("/3")))
+    (ludb_copy / "SHA256SUMS.txt").unlink()  # the checksum list names the dropped record's files
+    after, _ = build(ludb_copy, tmp_path / "b")
+    assert 3 in side and 3 not in set(after.record.tolist())
+    assert all(side[r] == s for r, s in zip(after.record.tolist(), after.split.tolist()))
+
+
 def test_split_is_deterministic_and_stratified():
     recs = list(range(1, 201))
     rhythms = {r: ("rare" if r % 10 == 0 else "common") for r in recs}  # 20 rare, 180 common
@@ -175,7 +188,7 @@ def test_cache_hit_miss_and_key_changes(ludb_copy, tmp_path):
     assert len(list(tmp_path.glob("windows-*/"))) == 3
 
 
-@pytest.mark.parametrize("damage", ["truncate", "garbage_meta", "missing_data"])
+@pytest.mark.parametrize("damage", ["truncate", "garbage_meta", "missing_data", "edited_scale"])
 def test_corrupt_cache_entry_is_rebuilt(ludb_copy, tmp_path, damage, capsys):
     ds, _ = build(ludb_copy, tmp_path)
     entry = tmp_path / f"windows-{ds.key}"
@@ -184,12 +197,16 @@ def test_corrupt_cache_entry_is_rebuilt(ludb_copy, tmp_path, damage, capsys):
         (entry / "data.npz").write_bytes(data[: len(data) // 2])
     elif damage == "garbage_meta":
         (entry / "meta.json").write_text("{not json")
+    elif damage == "edited_scale":  # valid JSON, wrong millivolts: exports would draw beats 10x too large
+        meta = json.loads((entry / "meta.json").read_text())
+        (entry / "meta.json").write_text(json.dumps(meta | {"scale_mv": 10.0}, indent=1))
     else:
         (entry / "data.npz").unlink()
     ds2, hit = build(ludb_copy, tmp_path)
     assert not hit and "rebuilding" in capsys.readouterr().out
     np.testing.assert_array_equal(ds.windows, ds2.windows)
     assert json.loads((entry / "meta.json").read_text())["key"] == ds.key
+    assert ds2.scale_mv == ds.scale_mv
 
 
 def _build_in_child(root, cache, queue):

@@ -262,6 +262,50 @@ def test_export_bad_folders(exported, tmp_path):
         load_generator(old)
     with pytest.raises(ExportError, match="does not exist"):
         load_generator(tmp_path / "nowhere")
+    for files in (None, ["generator.pt2", "checkpoint.pt"], {"checkpoint.pt": "0" * 64}):
+        bad = shutil.copytree(out, tmp_path / f"files-{type(files).__name__}-{len(files or [])}")
+        info = json.loads((bad / "model.json").read_text())
+        info.pop("files") if files is None else info.update(files=files)
+        (bad / "model.json").write_text(json.dumps(info))
+        with pytest.raises(ExportError, match="'files' must give the sha256"):
+            load_generator(bad)
+
+
+class _Payload:
+    """Unpickling this creates a file: what a tampered generator.pt2 could do on torch.export.load."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_tampered_generator_pt2_is_never_unpickled(exported, tmp_path):
+    """generator.pt2 replaced by an archive carrying a pickle whose loading creates a file, with the
+    hash in model.json updated to match: load_generator and the sample CLI sample from checkpoint.pt
+    (weights_only) and never open the archive, so the file is not created and the beats are the
+    genuine model's."""
+    import hashlib
+    import pickle
+    import shutil
+    import zipfile
+
+    out, _ = exported
+    evil = shutil.copytree(out, tmp_path / "evil")
+    marker = tmp_path / "pwned"
+    with zipfile.ZipFile(evil / "generator.pt2", "w") as z:
+        z.writestr("generator/data/constants/c0.pkl", pickle.dumps(_Payload(marker)))
+    info = json.loads((evil / "model.json").read_text())
+    info["files"]["generator.pt2"] = hashlib.sha256((evil / "generator.pt2").read_bytes()).hexdigest()
+    (evil / "model.json").write_text(json.dumps(info))
+    pickle.loads(pickle.dumps(_Payload(tmp_path / "proof")))  # the payload does work when unpickled
+    assert (tmp_path / "proof").exists()
+    np.testing.assert_array_equal(load_generator(evil).sample(3, seed=1), load_generator(out).sample(3, seed=1))
+    cli = subprocess.run([sys.executable, "-m", "ecgmodels.sample", "--model", str(evil), "--n", "2",
+                          "--out", str(tmp_path / "s")], cwd=REPO, capture_output=True, text=True)
+    assert cli.returncode == 0, cli.stderr
+    assert not marker.exists()
 
 
 # --------------------------------------------------------------------------------------- best epoch

@@ -54,3 +54,21 @@ def test_trials_without_metrics_rank_last():
     b = board()
     b.loc[0, ["mmd", "score", "coverage"]] = np.nan  # a diverged trial: no measurements
     assert rank(b, "mmd")["trial"].tolist()[-1] == 0 and rank(b, "coverage")["trial"].tolist()[-1] == 0
+
+
+def test_damaged_run_files_are_named_in_the_error(tmp_path):
+    import pytest
+
+    from search.leaderboard import main, read_board, read_run_json
+
+    (tmp_path / "leaderboard.csv").write_text("trial,status,pareto,epochs,prd\n0,compl")  # cut off mid-row
+    with pytest.raises(ValueError, match="leaderboard.csv lacks the column"):
+        read_board(tmp_path)
+    (tmp_path / "leaderboard.csv").write_text(",".join(("trial", "status", "pareto", "epochs", "prd", "mmd", "score",
+                                                        "checkpoint")) + "\n")
+    with pytest.raises(ValueError, match="holds no trials"):
+        read_board(tmp_path)
+    assert main([str(tmp_path)]) == 2  # not "Empty DataFrame" and exit 0
+    (tmp_path / "run.json").write_text('{"name": "x", "args": {')
+    with pytest.raises(ValueError, match="run.json is unreadable"):
+        read_run_json(tmp_path)

@@ -42,11 +42,27 @@ def run(cmd, env=None, timeout=300):
     (["--cpus-per-trial", "0"], "--cpus-per-trial 0"),
     (["--address", "127.0.0.1:1"], "cannot reach a Ray head"),
     (["--lead", "v9"], "unknown lead"),
+    (["--eval-n", "0"], "--eval-n 0"),
 ])
 def test_bad_options_fail_fast(synthetic_ludb, tmp_path, extra, message):
     res = run(tune_cmd(synthetic_ludb, tmp_path, "bad", *extra))
     assert res.returncode == 2 and message in res.stderr, res.stderr
     assert not (tmp_path / "bad").exists()  # refused before any work
+
+
+def test_run_names_stay_inside_the_results_dir_and_are_claimed_once(synthetic_ludb, tmp_path):
+    from search.tune import claim_run_dir
+
+    for bad in ("../escape", "/abs", ".hidden"):
+        res = run(tune_cmd(synthetic_ludb, tmp_path / "r", bad))
+        assert res.returncode == 2 and "plain folder name" in res.stderr, res.stderr
+    assert not (tmp_path / "escape").exists()
+    claim_run_dir(tmp_path / "r" / "same")
+    with pytest.raises(FileExistsError):  # a second search with the same --name is refused
+        claim_run_dir(tmp_path / "r" / "same")
+    # a search that stops before it begins (no LUDB there) frees its name again
+    res = run(tune_cmd(tmp_path / "no-ludb", tmp_path / "r", "early", "--smoke"))
+    assert res.returncode == 2 and not (tmp_path / "r" / "early" / "run.json").exists()
 
 
 def test_resume_of_a_folder_that_is_not_a_search(tmp_path):
