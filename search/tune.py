@@ -434,11 +434,13 @@ def run_search(args, argv, info: dict, name: str, run_dir: Path, experiment_path
     settings = {"max_epochs": args.max_epochs, "seed": args.seed, "eval_n": args.eval_n,
                 "gpus": args.gpus_per_trial, "threads": max(1, int(args.cpus_per_trial))}
     run_dir.mkdir(parents=True, exist_ok=True)
+    earlier_wall_s = float(info.get("wall_s", 0.0))
     info = {"name": name, "experiment_path": experiment_path, "args": vars(args) | {"resume": None},
             "dataset_config": dcfg.to_dict(), "data_dir": str(Path(ds.meta["source"])), "dataset_key": ds.key,
             # On --resume, keep the command that started the search: it is the one that reproduces it.
             "command": info.get("command") or "python -m search.tune " + shlex.join(argv if argv is not None else sys.argv[1:]),
             "created": info.get("created") or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "calls": info.get("calls", 0) + 1,
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, "
                        f"{torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU'}; "
                        f"Ray cluster {resources['nodes']} node(s), {resources['cpus']:g} CPUs, {resources['gpus']:g} GPUs",
@@ -473,7 +475,8 @@ def run_search(args, argv, info: dict, name: str, run_dir: Path, experiment_path
         seed_ref = ray.get(seed_task)
         print(f"seed variant reference: {seed_ref['outcome']} after {seed_ref['epochs']} epochs in "
               f"{seed_ref['seconds']:.0f} s; best epoch {seed_ref['best_epoch']}: validation PRD {seed_ref['val']['prd']:.1f} %, MMD {seed_ref['val']['mmd']:.4f}")
-    info["wall_s"] = time.time() - t0
+    # A resumed search adds this call's time to what the earlier calls spent (not replaces it).
+    info["wall_s"] = earlier_wall_s + time.time() - t0
     (run_dir / "run.json").write_text(json.dumps(info, indent=1))
     write_outputs(run_dir, grid, args, info, ds, validation, seed_ref)
     print(f"leaderboard: {run_dir / 'leaderboard.md'}  (python -m search.leaderboard {run_dir})")
