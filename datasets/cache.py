@@ -33,7 +33,7 @@ from .windows import REJECT_REASONS, RecordWindows, cut_record
 
 # Part of every key: bump it whenever cutting, rejection, splitting or scaling code changes, so
 # entries built by older code are not mistaken for current ones (the key cannot hash the code).
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 _ARRAYS = ("windows", "record", "peak", "lead", "split", "rhythm")
 
 
@@ -297,7 +297,14 @@ def load_or_build(
     root = ludb.locate(data_dir)
     key = cache_key(root, cfg)
     cache = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
-    cache.mkdir(parents=True, exist_ok=True)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        probe = cache / f".writable-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:  # found before the build, not after minutes of cutting beats
+        raise CacheError(f"cannot write the window cache in {cache} ({exc.strerror}); give a writable --cache-dir "
+                         "(or set ECG_SEARCH_CACHE)") from exc
     entry = cache / f"windows-{key}"
 
     def try_load() -> WindowDataset | None:

@@ -135,7 +135,10 @@ def verify_checksums(root: Path, only: set[str] | None = None) -> dict[str, str]
     for rel in wanted:
         path = root / rel
         if not path.is_file():
-            continue  # a missing file is reported by whoever needs it, with its own context
+            if rel in listed:  # LUDB ships it: a gap would silently drop a record and reshuffle the split
+                raise LudbError(f"{path} is missing, though {sums} lists it: the LUDB copy is incomplete. Restore "
+                                "the file from PhysioNet (or delete the folder to re-download).")
+            continue  # not part of LUDB's own list: whoever reads it reports its absence, with context
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         if rel in listed and listed[rel] != digest:
             raise LudbError(
@@ -202,9 +205,17 @@ def read_record(root: Path, name: str) -> Record:
     return Record(name=name, signal=rec.p_signal, leads=tuple(s.lower() for s in rec.sig_name), fs=float(rec.fs))
 
 
-def read_qrs_peaks(root: Path, name: str, lead: str) -> np.ndarray | None:
+# What LUDB's wave annotations hold: onsets '(' and offsets ')' around P ('p'), QRS ('N') and T ('t') peaks.
+ANNOTATION_SYMBOLS = frozenset("()pNt")
+
+
+def read_qrs_peaks(root: Path, name: str, lead: str, n_samples: int | None = None) -> np.ndarray | None:
     """Sample indices of the QRS peaks (symbol 'N') annotated on `lead`, or None when the lead's
-    annotation file is missing, empty or unreadable (the caller then falls back to a detector)."""
+    annotation file is missing or empty (the caller then falls back to a detector).
+
+    A file that wfdb cannot parse, or that parses into something LUDB never writes (other symbols,
+    samples out of order or outside the record's `n_samples`), raises LudbError naming it: garbage
+    read as annotations would silently cut the wrong beats."""
     import wfdb
 
     path = (root / name).with_suffix(f".{lead}")
@@ -212,9 +223,16 @@ def read_qrs_peaks(root: Path, name: str, lead: str) -> np.ndarray | None:
         return None
     try:
         ann = wfdb.rdann(str(root / name), lead)
-    except Exception:
-        return None
-    peaks = np.asarray([s for s, sym in zip(ann.sample, ann.symbol) if sym == "N"], dtype=np.int64)
+    except Exception as exc:
+        raise LudbError(f"{path} is not a readable WFDB annotation file ({type(exc).__name__}): corrupt") from exc
+    samples = np.asarray(ann.sample, dtype=np.int64)
+    odd = set(ann.symbol) - ANNOTATION_SYMBOLS
+    if odd or (samples.size and (samples.min() < 0 or np.any(np.diff(samples) < 0)
+                                 or (n_samples is not None and samples.max() >= n_samples))):
+        raise LudbError(f"{path} does not hold LUDB wave annotations (symbols {sorted(map(str, odd))[:5] or 'ok'}, samples "
+                        f"{samples.min() if samples.size else '-'}..{samples.max() if samples.size else '-'} for a "
+                        f"record of {n_samples} samples): corrupt; restore it from PhysioNet")
+    peaks = samples[np.asarray(ann.symbol) == "N"] if samples.size else samples
     return peaks if peaks.size else None
 
 

@@ -119,7 +119,11 @@ def cut_record(root: Path, name: str, cfg: DatasetConfig) -> RecordWindows:
             out.skipped.append(f"{lead}: NaN samples in {root / name}.dat")
             continue
         filt = highpass(raw, rec.fs, cfg.highpass_hz) if cfg.highpass_hz else raw
-        peaks = read_qrs_peaks(root, name, lead)
+        try:
+            peaks = read_qrs_peaks(root, name, lead, len(raw))
+        except LudbError as exc:
+            out.skipped.append(f"{lead}: {exc}")
+            continue
         if peaks is None:
             peaks = detect_r_peaks(filt, rec.fs)
             out.detector_used.append(lead)

@@ -24,7 +24,7 @@ from ecgmodels.metrics import POPULATION, draw, fit_kernel, report
 from ecgmodels.sample import plot_side_by_side
 from ecgmodels.train import CheckpointError, load_checkpoint, networks, sampler
 
-from .leaderboard import read_board, read_run_json
+from .leaderboard import read_board, read_run_json, resolve_in_run
 
 SELECT = ("knee", "prd", "mmd")
 
@@ -117,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         row, usable = choose(board, args.select, args.trial, average["mmd"] if average else None)
         if not isinstance(row["checkpoint"], str) or not row["checkpoint"]:
             raise ValueError(f"trial {row['trial']} has no checkpoint recorded in {run / 'leaderboard.csv'}")
+        row = row.copy()
+        row["checkpoint"] = resolve_in_run(run, row["checkpoint"])  # recorded relative to the run folder
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

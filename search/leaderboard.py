@@ -63,6 +63,21 @@ def read_board(run: Path) -> pd.DataFrame:
     return df
 
 
+def relative_to_run(run_dir: Path, path: str) -> str:
+    """`path` relative to the run folder when it lies inside it (so the folder can move), else as is."""
+    if "://" in path:
+        return path
+    try:
+        return Path(path).resolve().relative_to(run_dir.resolve()).as_posix()
+    except ValueError:
+        return path
+
+
+def resolve_in_run(run_dir: Path, path: str) -> str:
+    """Inverse of relative_to_run: an absolute path or URI as recorded, a relative one inside the run folder."""
+    return path if "://" in path or Path(path).is_absolute() else str((Path(run_dir) / path).resolve())
+
+
 def pareto_mask(prd: np.ndarray, mmd: np.ndarray) -> np.ndarray:
     """True where no other point is at least as good in both and strictly better in one (minimising)."""
     pts = np.stack([prd, mmd], axis=1)
@@ -74,19 +89,23 @@ def pareto_mask(prd: np.ndarray, mmd: np.ndarray) -> np.ndarray:
 
 
 def trial_states(grid) -> dict[str, str]:
-    """{trial_id: Tune status}. ResultGrid has no public per-trial status; its own num_terminated
-    reads `_experiment_analysis.trials`, and so do we (empty if a Ray upgrade moves it)."""
-    trials = getattr(getattr(grid, "_experiment_analysis", None), "trials", None) or []
-    return {t.trial_id: t.status for t in trials}
+    """{trial_id: Tune status} of a ResultGrid's experiment, read back from its saved state with the
+    public `tune.ExperimentAnalysis` (a running trial is saved as PENDING)."""
+    from ray import tune
+
+    return {t.trial_id: t.status for t in tune.ExperimentAnalysis(grid.experiment_path).trials}
 
 
-def status_of(metrics: dict, error: bool, tune_status: str | None) -> str:
-    """completed / diverged / collapsed (the trial's own outcome), error, stopped early (terminated
-    by the scheduler before its last epoch), or unfinished (interrupted)."""
+def status_of(metrics: dict, error: bool, tune_status: str | None, interrupted: bool = False) -> str:
+    """completed / diverged / collapsed (the trial's own outcome), error, interrupted (a Ctrl-C ended
+    it), stopped early (terminated by the scheduler before its last epoch), or unfinished (not
+    started, or still pending when the search stopped)."""
     if error:
         return "error"
     outcome = metrics.get("outcome", "running")
     if outcome == "running":
+        if interrupted:
+            return "interrupted"
         return "stopped early" if tune_status == "TERMINATED" else "unfinished"
     return outcome
 
@@ -99,17 +118,18 @@ def error_line(error) -> str:
     return lines[-1][:200] if lines else type(error).__name__
 
 
-def from_results(grid, param_names: list[str]) -> pd.DataFrame:
-    """One row per trial of a Tune ResultGrid."""
+def from_results(grid, param_names: list[str], cut: set[str] = frozenset()) -> pd.DataFrame:
+    """One row per trial of a Tune ResultGrid (`cut`: ids of trials a Ctrl-C ended)."""
     states = trial_states(grid)
     rows = []
     for res in grid:
         m = res.metrics or {}
+        config = res.config or {}  # a trial still PENDING when the search stopped has neither
         trial_id = m.get("trial_id") or Path(res.path).name
-        row = {"trial": res.config.get("trial_number", m.get("trial_number", -1)),
+        row = {"trial": config.get("trial_number", m.get("trial_number", -1)),
                "trial_id": trial_id,
-               "status": status_of(m, res.error is not None, states.get(trial_id)),
-               **{p: res.config.get(p) for p in param_names},
+               "status": status_of(m, res.error is not None, states.get(trial_id), trial_id in cut),
+               **{p: config.get(p) for p in param_names},
                "epochs": m.get("epoch", 0),
                "best_epoch": m.get("best_epoch", 0),  # the epoch whose metrics these are (ecgmodels.best)
                "wall_s": round(float(m.get("time_total_s", 0.0)), 1),

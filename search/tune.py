@@ -19,8 +19,10 @@ import json  # noqa: E402
 import platform  # noqa: E402
 import re  # noqa: E402
 import shlex  # noqa: E402
+import signal  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402
+import threading  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -144,10 +146,10 @@ def load_resume(args: argparse.Namespace) -> tuple[argparse.Namespace, dict]:
     if not info_path.is_file():
         raise UsageError(f"--resume {run}: no run.json there, so it is not a search run folder "
                          "(give the folder `python -m search.tune --name NAME` wrote, e.g. results/NAME)")
-    from .leaderboard import read_run_json
+    from . import leaderboard as lb
 
     try:
-        info = read_run_json(run)
+        info = lb.read_run_json(run)
     except ValueError as exc:
         raise UsageError(f"--resume {run}: {exc}") from exc
     if info.get("starting"):
@@ -158,6 +160,8 @@ def load_resume(args: argparse.Namespace) -> tuple[argparse.Namespace, dict]:
                          "fixed kernel or baselines), so new trials would not compare with its old ones. Start a new "
                          "search, or re-score its exported best with `python -m ecgmodels.evaluate --model "
                          f"{run / 'best'} --write`")
+    # Recorded relative to the run folder when it lies inside it, so a moved or copied run resumes where it is
+    info["experiment_path"] = lb.resolve_in_run(run, info["experiment_path"])
     from ray import tune
 
     if not tune.Tuner.can_restore(info["experiment_path"]):
@@ -183,9 +187,19 @@ def connect(args: argparse.Namespace) -> dict:
     kwargs = dict(log_to_driver=args.verbose, logging_level=logging.INFO if args.verbose else logging.WARNING,
                   configure_logging=True)
     if args.address:
-        ray.init(address=args.address, **kwargs)
+        try:
+            ray.init(address=args.address, **kwargs)
+        except Exception as exc:  # Ray raises ConnectionError, RuntimeError, or its own auth errors here
+            reason = str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else type(exc).__name__
+            auth = "" if os.environ.get("RAY_AUTH_MODE") else (
+                " If the cluster uses token authentication (Ray's default), set RAY_AUTH_MODE=token and copy the "
+                "head's ~/.ray/auth_token to this machine.")
+            raise UsageError(f"--address {args.address}: cannot join that Ray cluster ({reason}).{auth} Or leave "
+                             "--address out to run on this machine alone") from exc
     else:
-        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, **kwargs)
+        # address="local": always a new Ray of our own. Without it, ray.init joins whatever cluster Ray's
+        # `ray_current_cluster` file names (someone else's, or a dead one) and fails or shares it.
+        ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, **kwargs)
     res = ray.cluster_resources()
     gpus, cpus = res.get("GPU", 0), res.get("CPU", 0)
     node_cpus = max((n["Resources"].get("CPU", 0) for n in ray.nodes() if n["Alive"]), default=0)
@@ -202,10 +216,28 @@ def make_console(total: int, verbose: bool):
     from .leaderboard import NO_METRICS
 
     class Console(tune.Callback):
-        """One line per finished trial and a running count, instead of Ray's status tables."""
+        """One line per finished trial and a running count, instead of Ray's status tables. Also
+        notices Ctrl-C: Tune catches the first SIGINT itself and returns from fit() normally, so the
+        handler Tune installs is wrapped (from the loop, in the main thread) to record that it fired.
+        Trials that end after it are `cut`: interrupted, not stopped by the scheduler."""
 
         def __init__(self):
             self.done = 0
+            self.interrupted = False
+            self.cut: set[str] = set()
+            self._wrapped = None
+
+        def on_step_begin(self, iteration, trials, **info):
+            current = signal.getsignal(signal.SIGINT)
+            if current is self._wrapped or not callable(current) or threading.current_thread() is not threading.main_thread():
+                return
+
+            def wrapper(sig, frame, tune_handler=current):
+                self.interrupted = True
+                tune_handler(sig, frame)
+
+            self._wrapped = wrapper
+            signal.signal(signal.SIGINT, wrapper)
 
         def _line(self, trial, tag: str) -> None:
             self.done += 1
@@ -219,7 +251,11 @@ def make_console(total: int, verbose: bool):
                   f"epochs {m.get('epoch', 0):>3} (best {m.get('best_epoch', 0):>3})  {metrics}  {m.get('time_total_s', 0):5.0f}s | {params}", flush=True)
 
         def on_trial_complete(self, iteration, trials, trial, **info):
-            self._line(trial, (trial.last_result or {}).get("outcome", "stopped early").replace("running", "stopped early"))
+            outcome = (trial.last_result or {}).get("outcome", "running")
+            if outcome == "running" and self.interrupted:
+                self.cut.add(trial.trial_id)
+                outcome = "interrupted"
+            self._line(trial, outcome.replace("running", "stopped early"))
 
         def on_trial_error(self, iteration, trials, trial, **info):
             self._line(trial, "ERROR")
@@ -233,7 +269,8 @@ def make_console(total: int, verbose: bool):
     return Console()
 
 
-def make_tuner(args, data_ref_kwargs: dict, settings: dict, experiment_path: str, resources: dict, resume: bool):
+def make_tuner(args, data_ref_kwargs: dict, settings: dict, experiment_path: str, resources: dict, resume: bool,
+               console):
     """The Tuner for a new search, or the restored one for --resume."""
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
@@ -264,7 +301,7 @@ def make_tuner(args, data_ref_kwargs: dict, settings: dict, experiment_path: str
         run_config=tune.RunConfig(name=name, storage_path=storage, verbose=2 if args.verbose else 0,
                                   failure_config=tune.FailureConfig(max_failures=2),
                                   checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-                                  callbacks=[make_console(args.num_samples, args.verbose)]),
+                                  callbacks=[console]),
     )
 
 
@@ -277,8 +314,10 @@ PARAMS = ["loss", "g_position", "g_lstm_units", "g_lstm_layers", "g_bidirectiona
           "g_width", "g_kernel", "d_depth", "d_width", "d_kernel", "g_lr", "d_lr", "batch_size", "d_steps", "g_ema"]
 
 
-def write_outputs(run_dir: Path, grid, args, info: dict, ds, validation, seed_ref: dict | None) -> None:
-    """Leaderboard files, plots, and the export of the chosen trial (re-evaluated on the test split)."""
+def write_outputs(run_dir: Path, grid, args, info: dict, ds, validation, seed_ref: dict | None,
+                  cut: set[str] = frozenset()):
+    """Leaderboard files, plots, and the export of the chosen trial (re-evaluated on the test split).
+    Returns the leaderboard (one row per trial Tune created; `cut`: ids of trials a Ctrl-C ended)."""
     import pandas as pd
 
     from ecgmodels.evaluate import markdown as test_markdown
@@ -286,9 +325,11 @@ def write_outputs(run_dir: Path, grid, args, info: dict, ds, validation, seed_re
 
     from . import leaderboard as lb
     from .export import choose, export_row
-    board = lb.from_results(grid, PARAMS)
+    board = lb.from_results(grid, PARAMS, cut)
     base = info["baselines"]
-    board.to_csv(run_dir / "leaderboard.csv", index=False)
+    # checkpoint paths relative to the run folder, so a moved or shared folder still exports its trials
+    board.assign(checkpoint=[lb.relative_to_run(run_dir, c) if c else c for c in board["checkpoint"]]) \
+        .to_csv(run_dir / "leaderboard.csv", index=False)
     full = pd.concat([board, lb.baseline_rows(base, seed_ref)], ignore_index=True)
     lb.plot_pareto(board, base, run_dir / "pareto.png", seed_ref["val"] if seed_ref else None)
 
@@ -332,6 +373,7 @@ def write_outputs(run_dir: Path, grid, args, info: dict, ds, validation, seed_re
              lb.markdown(full, ["trial", "status", "pareto", "epochs", "best_epoch", "wall_s", "score", *POPULATION]
                          + PARAMS), ""]
     (run_dir / "leaderboard.md").write_text("\n".join(lines))
+    return board
 
 
 # ---------------------------------------------------------------------------------------------
@@ -376,6 +418,11 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_USAGE
     try:
         return run_search(args, argv, info, name, run_dir, experiment_path, dcfg, datasets, t0)
+    except KeyboardInterrupt:  # Ctrl-C outside Tune's own handling (data, Ray start-up, outputs)
+        started = (run_dir / "run.json").is_file() and not json.loads((run_dir / "run.json").read_text() or "{}").get("starting")
+        print("interrupted. " + (f"Resume with: python -m search.tune --resume {run_dir}" if started else
+                                 "No trial had started; run the same command again"), file=sys.stderr)
+        return EXIT_UNFINISHED
     finally:
         if claim is not None and json.loads(claim.read_text() or "{}").get("starting"):
             claim.unlink()  # the search stopped before it began: free the name
@@ -435,7 +482,11 @@ def run_search(args, argv, info: dict, name: str, run_dir: Path, experiment_path
                 "gpus": args.gpus_per_trial, "threads": max(1, int(args.cpus_per_trial))}
     run_dir.mkdir(parents=True, exist_ok=True)
     earlier_wall_s = float(info.get("wall_s", 0.0))
-    info = {"name": name, "experiment_path": experiment_path, "args": vars(args) | {"resume": None},
+    earlier_seed_ref = info.get("seed_reference")  # a resumed search reuses a finished reference
+    from .leaderboard import relative_to_run
+
+    info = {"name": name, "experiment_path": relative_to_run(run_dir, experiment_path),
+            "args": vars(args) | {"resume": None},
             "dataset_config": dcfg.to_dict(), "data_dir": str(Path(ds.meta["source"])), "dataset_key": ds.key,
             # On --resume, keep the command that started the search: it is the one that reproduces it.
             "command": info.get("command") or "python -m search.tune " + shlex.join(argv if argv is not None else sys.argv[1:]),
@@ -456,8 +507,10 @@ def run_search(args, argv, info: dict, name: str, run_dir: Path, experiment_path
           f"MMD² {floor['mmd']:.4f}, coverage {floor['coverage']:.2f}; average beat PRD {average['prd']:.1f} %, "
           f"MMD² {average['mmd']:.4f}, coverage {average['coverage']:.2f}. A usable trial has MMD² below {average['mmd']:.4f}")
 
-    seed_task = None
-    if args.reference_epochs and not args.resume:
+    seed_task, seed_ref = None, earlier_seed_ref
+    if seed_ref is not None:
+        info["seed_reference"] = seed_ref
+    if args.reference_epochs and seed_ref is None:
         from .trainable import run_seed_reference
 
         remote = ray.remote(num_cpus=args.cpus_per_trial, num_gpus=args.gpus_per_trial)(run_seed_reference)
@@ -465,30 +518,49 @@ def run_search(args, argv, info: dict, name: str, run_dir: Path, experiment_path
                                   validation, 512)
         print(f"seed variant reference: training for {args.reference_epochs} epochs alongside the search")
 
-    tuner = make_tuner(args, {"data": ray.put(payload)}, settings, experiment_path, resources, bool(args.resume))
-    grid = tuner.fit()
-    created = len(grid)
-    unfinished = args.num_samples - grid.num_terminated - grid.num_errors
-    seed_ref = None
-    if seed_task is not None and unfinished == 0:
+    console = make_console(args.num_samples, args.verbose)
+    tuner = make_tuner(args, {"data": ray.put(payload)}, settings, experiment_path, resources, bool(args.resume),
+                       console)
+    try:
+        grid = tuner.fit()
+    except KeyboardInterrupt:  # a second Ctrl-C: Tune stops without its last save; the trials' checkpoints remain
+        console.interrupted = True
+        grid = None
+    seed_done = None
+    if seed_task is not None and not console.interrupted:
         print("search done; waiting for the seed variant reference to finish training", flush=True)
-        seed_ref = ray.get(seed_task)
+        try:
+            seed_done = ray.get(seed_task)
+        except KeyboardInterrupt:
+            console.interrupted = True
+    if seed_done is not None:
+        seed_ref = info["seed_reference"] = seed_done
         print(f"seed variant reference: {seed_ref['outcome']} after {seed_ref['epochs']} epochs in "
               f"{seed_ref['seconds']:.0f} s; best epoch {seed_ref['best_epoch']}: validation PRD {seed_ref['val']['prd']:.1f} %, MMD {seed_ref['val']['mmd']:.4f}")
+    elif seed_task is not None:
+        ray.cancel(seed_task, force=True)  # do not wait minutes for it; --resume trains it again
+        print("seed variant reference: interrupted; --resume trains it again", file=sys.stderr)
     # A resumed search adds this call's time to what the earlier calls spent (not replaces it).
     info["wall_s"] = earlier_wall_s + time.time() - t0
     (run_dir / "run.json").write_text(json.dumps(info, indent=1))
-    write_outputs(run_dir, grid, args, info, ds, validation, seed_ref)
+    if grid is None:
+        print(f"interrupted. Resume with: python -m search.tune --resume {run_dir}", file=sys.stderr)
+        return EXIT_UNFINISHED
+    board = write_outputs(run_dir, grid, args, info, ds, validation, seed_ref, console.cut)
+    created = len(board)
+    unfinished = args.num_samples - created + int(board["status"].isin(["unfinished", "interrupted"]).sum()) \
+        if created else args.num_samples
     print(f"leaderboard: {run_dir / 'leaderboard.md'}  (python -m search.leaderboard {run_dir})")
     if (run_dir / "best" / "model.json").exists():
         print(f"best generator: {run_dir / 'best'}  (python -m ecgmodels.sample --model {run_dir / 'best'} "
               "--n 16 --format wfdb --out samples/)")
-    if unfinished > 0:
-        print(f"interrupted: {unfinished} of {args.num_samples} trials unfinished ({created} started). "
+    if console.interrupted or unfinished > 0:
+        print(f"interrupted: {unfinished} of {args.num_samples} trials unfinished ({created} started)"
+              f"{'' if seed_task is None or seed_done is not None else ', and the seed variant reference'}. "
               f"Resume with: python -m search.tune --resume {run_dir}", file=sys.stderr)
         return EXIT_UNFINISHED
-    if grid.num_errors:
-        print(f"{grid.num_errors} trial(s) failed beyond the retry budget (see the leaderboard's error column); "
+    if (n_errors := int(board["status"].eq("error").sum()) if created else 0):
+        print(f"{n_errors} trial(s) failed beyond the retry budget (see the leaderboard's error column); "
               f"retry them with: python -m search.tune --resume {run_dir}", file=sys.stderr)
         return EXIT_ERRORS
     print(f"done in {info['wall_s']:.0f} s")

@@ -286,6 +286,29 @@ def test_checksum_mismatch_names_the_file(ludb_copy, tmp_path):
     assert not list(tmp_path.glob("windows-*/"))
 
 
+def test_an_unwritable_cache_dir_is_named_before_any_work(synthetic_ludb, tmp_path):
+    (tmp_path / "afile").write_text("not a folder")  # (chmod would not stop root, who runs CI)
+    with pytest.raises(CacheError, match=r"cannot write the window cache in .*afile/c .*--cache-dir"):
+        build(synthetic_ludb, tmp_path / "afile" / "c")
+
+
+def test_a_file_ludb_lists_but_is_missing_is_an_error(ludb_copy, tmp_path):
+    (ludb_copy / "data" / "4.hea").unlink()  # SHA256SUMS.txt still lists it
+    with pytest.raises(LudbError, match=r"data/4\.hea is missing, though .*SHA256SUMS\.txt lists it"):
+        build(ludb_copy, tmp_path)
+    assert not list(tmp_path.glob("windows-*/"))
+
+
+def test_a_garbage_annotation_file_is_not_read_as_annotations(ludb_copy, tmp_path):
+    rng = np.random.default_rng(9)
+    (ludb_copy / "data" / "9.ii").write_bytes(rng.integers(0, 256, 4000, dtype=np.uint8).tobytes())
+    (ludb_copy / "SHA256SUMS.txt").unlink()  # nothing else could catch it
+    ds, _ = build(ludb_copy, tmp_path)
+    skipped = [s for s in ds.meta["skipped"] if s.startswith("data/9 ")]
+    assert len(skipped) == 1 and "9.ii" in skipped[0] and "corrupt" in skipped[0], ds.meta["skipped"]
+    assert 9 not in ds.record.tolist()
+
+
 @pytest.mark.parametrize("fault,reason", [
     ("missing_hea", "4.hea is missing"),
     ("truncated_dat", "truncated"),

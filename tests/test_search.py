@@ -78,6 +78,23 @@ def test_resume_refuses_a_search_scored_with_earlier_metrics(tmp_path):
     assert res.returncode == 2 and "earlier evaluation metrics" in res.stderr and "ecgmodels.evaluate" in res.stderr
 
 
+def test_a_stale_local_ray_head_does_not_capture_the_default_search(synthetic_ludb, tmp_path):
+    """Ray's `ray_current_cluster` file names a head that is gone: without --address the search must
+    still start a Ray of its own (ray.init would otherwise try to join the dead head)."""
+    import shutil
+    import tempfile
+
+    short = Path(tempfile.mkdtemp(prefix="r", dir="/tmp"))  # Ray's socket paths must stay short
+    try:
+        (short / "ray").mkdir()
+        (short / "ray" / "ray_current_cluster").write_text("127.0.0.1:1")
+        res = run(tune_cmd(synthetic_ludb, tmp_path, "stale", "--smoke", "--num-samples", "1", "--max-epochs", "1"),
+                  env={**ENV, "TMPDIR": str(short)})
+        assert res.returncode == 0, res.stdout + res.stderr
+    finally:
+        shutil.rmtree(short, ignore_errors=True)
+
+
 def test_more_gpus_than_the_cluster_has(synthetic_ludb, tmp_path):
     res = run(tune_cmd(synthetic_ludb, tmp_path, "gpu", "--smoke", "--gpus-per-trial", "1"))
     assert res.returncode == 2 and "the cluster has 0 GPU(s)" in res.stderr
@@ -178,6 +195,37 @@ def test_interrupted_search_resumes(synthetic_ludb, tmp_path):
     after = board(run_dir)
     assert len(after) == 3 and (after["status"] == "completed").all() and (after["epochs"] == 40).all()
     assert after["resumed_from"].max() > 0  # the interrupted trial went on from its checkpoint
+
+
+def test_ctrl_c_to_the_whole_process_group_with_the_seed_reference(synthetic_ludb, tmp_path):
+    """Ctrl-C in a terminal signals every process of the group, Ray's workers included. The search
+    must exit 3 at once (not after the seed reference's remaining epochs), label the cut trial
+    'interrupted' (not 'stopped early'), and --resume must finish the trials and train the reference."""
+    cmd = tune_cmd(synthetic_ludb, tmp_path, "cc", "--smoke", "--num-samples", "2", "--max-epochs", "30",
+                   "--max-concurrent", "1", "--reference-epochs", "30")
+    proc = subprocess.Popen(cmd, cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    run_dir = tmp_path / "cc"
+    deadline = time.time() + 120
+    while time.time() < deadline and not list((run_dir / "tune").glob("trial_*/checkpoint_*")):
+        time.sleep(0.5)
+    time.sleep(1.0)
+    t0 = time.time()
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 3, out + err
+    assert time.time() - t0 < 60, "waited for the seed reference instead of stopping"
+    assert "seed variant reference: interrupted" in err and f"--resume {run_dir}" in err
+    assert "seed_reference" not in json.loads((run_dir / "run.json").read_text())
+    before = board(run_dir)
+    assert not before["status"].eq("stopped early").any() and (before["status"] != "completed").any()
+
+    res = run([sys.executable, "-m", "search.tune", "--resume", str(run_dir)])
+    assert res.returncode == 0, res.stdout + res.stderr
+    after = board(run_dir)
+    assert len(after) == 2 and (after["status"] == "completed").all()
+    assert json.loads((run_dir / "run.json").read_text())["seed_reference"]["epochs"] == 30
+    assert "| seed-variant |" in (run_dir / "leaderboard.md").read_text()
 
 
 def test_faults_retry_divergence_and_errors(synthetic_ludb, tmp_path):
