@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from search.leaderboard import resolve_in_run
+
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -25,8 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     info = json.loads((run / "run.json").read_text())
     board = pd.read_csv(run / "leaderboard.csv")
     done = board[board["status"] == "completed"]
-    experiment = Path(info["experiment_path"])
-    if not experiment.is_dir() and (run / "tune").is_dir():  # the run folder moved (another clone)
+    experiment = Path(resolve_in_run(run, info["experiment_path"]))  # relative to the run folder since session 3
+    if not experiment.is_dir() and (run / "tune").is_dir():  # an older, absolute record of a moved folder
         experiment = run / "tune"
     rows = []
     for trial in done["trial"]:

@@ -9,9 +9,13 @@ from .ludb import LEADS, LudbError, locate, read_metadata
 from .split import SPLITS
 
 ECG_SEARCH_DATASETS = True
+# Exit status of every CLI when the data is missing or unusable (LudbError, CacheError): distinct from
+# 2 (bad options) so a script can tell "fetch LUDB / point LUDB_DIR at it" from "fix the command".
+EXIT_DATA = 4
 
 __all__ = [
     "CacheError",
+    "EXIT_DATA",
     "DatasetConfig",
     "LEADS",
     "LudbError",

@@ -10,6 +10,8 @@ from .cache import CacheError, WindowDataset, default_cache_dir, load_or_build
 from .config import DatasetConfig, parse_leads
 from .ludb import LudbError
 
+EXIT_DATA = 4  # as datasets.EXIT_DATA (importing the package here would be circular)
+
 
 def add_dataset_args(p: argparse.ArgumentParser) -> None:
     """The dataset options, shared by every CLI that needs windows (so their defaults agree)."""
@@ -85,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
                                 progress=sys.stderr.isatty())
     except (LudbError, CacheError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_DATA
     seconds = time.perf_counter() - t0
     entry = Path(args.cache_dir or default_cache_dir()).expanduser() / f"windows-{ds.key}"
     print(summary(ds, hit, seconds, entry))

@@ -108,7 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    ds, _ = datasets.load_or_build(args.data_dir, datasets.DatasetConfig.from_dict(info["dataset"]["config"]))
+    try:
+        ds, _ = datasets.load_or_build(args.data_dir, datasets.DatasetConfig.from_dict(info["dataset"]["config"]))
+    except (datasets.LudbError, datasets.CacheError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return datasets.EXIT_DATA
     if ds.key != info["dataset"]["key"]:
         print(f"note: the window dataset's key {ds.key[:12]} differs from the one this generator was trained on "
               f"({info['dataset']['key'][:12]}): the cutting code or the raw files changed since, so check that the "

@@ -106,7 +106,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    ds = load_windows(args)
+    import datasets
+
+    try:
+        ds = load_windows(args)
+    except (datasets.LudbError, datasets.CacheError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return datasets.EXIT_DATA
     train_w = ds.part("train")
     try:
         cfg = variant(args.variant, **overrides, leads=1, window=train_w.shape[-1])
@@ -118,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         validation = Validation.of(ds, 256)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return datasets.EXIT_DATA
     best = BestEpoch(validation, cfg.seed) if args.keep == "best" else None
 
     def progress(rep) -> None:

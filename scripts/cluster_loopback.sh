@@ -1,23 +1,32 @@
 #!/usr/bin/env bash
 # A two-node Ray cluster on this machine (head 127.0.0.2, worker 127.0.0.3, both loopback), a smoke
 # search submitted to it with `ray job submit`, and the cluster stopped again. Checks a cluster
-# install end to end; needs `pip install -e ".[cluster]"`. Not run in CI.
+# install end to end; needs `pip install -e ".[cluster]" -c constraints/cpu.txt`. Not run in CI.
 #
 #   bash scripts/cluster_loopback.sh            # uses $LUDB_DIR, or synthetic records if unset
 #
-# Token auth is turned off for this throwaway loopback cluster only (RAY_AUTH_MODE=disabled);
-# a real cluster keeps it on (see the README).
+# Token authentication stays on, as on a real cluster: every client (the worker's `ray start`, the
+# job client) runs with RAY_AUTH_MODE=token and reads the token `ray start --head` wrote to
+# ~/.ray/auth_token (on a real cluster, copy that file to each worker and client machine).
+# Ports are chosen free at start, so the script can run beside another Ray.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export RAY_AUTH_MODE=disabled
+export RAY_AUTH_MODE=token
 tmp=$(mktemp -d /tmp/ecg-cluster-XXXX)
 head_dir="$tmp/head" worker_dir="$tmp/worker"
+free_port() { python -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"; }
+gcs_port=$(free_port) dash_port=$(free_port)
 cleanup() {
-  # Stop only the two nodes started here (plain `ray stop` would stop every Ray of this user):
-  # every process of theirs names this script's temp folder on its command line.
-  pkill -TERM -f -- "$tmp/" 2>/dev/null || true
-  sleep 3
-  pkill -KILL -f -- "$tmp/" 2>/dev/null || true
+  # Stop only the two nodes started here, by PID (a plain `ray stop` stops every Ray of this user):
+  # each of their processes names this run's own temp folder on its command line.
+  pids=$(pgrep -f -- "$tmp/" || true)
+  if [ -n "$pids" ]; then
+    echo "stopping the loopback cluster: PIDs $(echo $pids)"
+    kill -TERM $pids 2>/dev/null || true
+    sleep 3
+    kill -KILL $(pgrep -f -- "$tmp/" || true) 2>/dev/null || true
+  fi
+  rm -rf "$tmp"
 }
 trap cleanup EXIT
 
@@ -27,12 +36,12 @@ if [ -z "$data_dir" ]; then
   python -c "from datasets.synthetic import write_ludb; write_ludb('$data_dir', 12)"
 fi
 
-ray start --head --node-ip-address=127.0.0.2 --port=6390 --num-cpus=1 \
-  --dashboard-host=127.0.0.1 --dashboard-port=8265 --temp-dir="$head_dir" --disable-usage-stats
-ray start --address=127.0.0.2:6390 --node-ip-address=127.0.0.3 --num-cpus=1 --temp-dir="$worker_dir"
+ray start --head --node-ip-address=127.0.0.2 --port="$gcs_port" --num-cpus=1 \
+  --dashboard-host=127.0.0.1 --dashboard-port="$dash_port" --temp-dir="$head_dir" --disable-usage-stats
+ray start --address="127.0.0.2:$gcs_port" --node-ip-address=127.0.0.3 --num-cpus=1 --temp-dir="$worker_dir"
 
 name="cluster-smoke-$(date +%H%M%S)"
-ray job submit --address http://127.0.0.1:8265 --working-dir . -- \
+ray job submit --address "http://127.0.0.1:$dash_port" --working-dir . -- \
   python -m search.tune --smoke --name "$name" --results-dir "$PWD/results" --data-dir "$data_dir" \
   --cache-dir "$tmp/cache"
 echo "results: $PWD/results/$name"

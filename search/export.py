@@ -124,8 +124,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import datasets
 
-    ds, _ = datasets.load_or_build(args.data_dir or info["data_dir"],
-                                   datasets.DatasetConfig.from_dict(info["dataset_config"]))
+    try:
+        ds, _ = datasets.load_or_build(args.data_dir or info["data_dir"],
+                                       datasets.DatasetConfig.from_dict(info["dataset_config"]))
+    except (datasets.LudbError, datasets.CacheError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return datasets.EXIT_DATA
     out = Path(args.out) if args.out else run / ("best" if args.trial is None else f"trial-{args.trial}")
     # The run's samples.png shows its best; a later export of another trial plots into its own folder.
     png = run / "samples.png" if args.trial is None and args.out is None else out / "samples.png"

@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  ray job submit --address http://127.0.0.1:8265 --working-dir . -- \\\n"
         "      python -m search.tune --num-samples 64 --gpus-per-trial 0.25 --storage-path s3://bucket/ecg\n"
         "exit status: 0 all trials ended; 1 trials errored beyond the retry budget; 2 bad options;\n"
-        "3 interrupted with trials unfinished (resume with --resume).",
+        "3 interrupted (resume with --resume); 4 LUDB missing or unusable (see --data-dir).",
     )
     s = p.add_argument_group("search")
     s.add_argument("--num-samples", type=int, help="trials to run (default 8; 4 with --smoke)")
@@ -160,8 +160,16 @@ def load_resume(args: argparse.Namespace) -> tuple[argparse.Namespace, dict]:
                          "fixed kernel or baselines), so new trials would not compare with its old ones. Start a new "
                          "search, or re-score its exported best with `python -m ecgmodels.evaluate --model "
                          f"{run / 'best'} --write`")
-    # Recorded relative to the run folder when it lies inside it, so a moved or copied run resumes where it is
+    # Recorded relative to the run folder when it lies inside it, so a moved or copied run resumes where it is:
+    # Tune re-points the trials it restores. But Ray 2.60's searcher keeps the storage path it started with
+    # and would put the trials it has yet to start back in the original folder: refuse that case.
     info["experiment_path"] = lb.resolve_in_run(run, info["experiment_path"])
+    origin = info.get("run_dir")
+    started = len(list(Path(info["experiment_path"]).glob("trial_*"))) if "://" not in info["experiment_path"] else 0
+    if origin and Path(origin).resolve() != run.resolve() and started < int(info["args"]["num_samples"]):
+        raise UsageError(f"--resume {run}: this search was started in {origin} and still has trials to start; Ray "
+                         "Tune would write them there, not here. Resume it from there (move it back), or start a new "
+                         "search; the finished trials of this copy can still be exported (python -m search.export)")
     from ray import tune
 
     if not tune.Tuner.can_restore(info["experiment_path"]):
@@ -446,7 +454,7 @@ def run_search(args, argv, info: dict, name: str, run_dir: Path, experiment_path
         ds, hit = datasets.load_or_build(args.data_dir, dcfg, cache_dir=args.cache_dir, progress=sys.stderr.isatty())
     except (datasets.LudbError, datasets.CacheError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return datasets.EXIT_DATA
     print(f"data: {ds.meta['windows']} lead-{','.join(dcfg.leads)} windows ({ds.meta['per_split']}), "
           f"{'cache hit' if hit else 'built'}")
     if args.resume and info.get("dataset_key") != ds.key:
@@ -473,9 +481,9 @@ def run_search(args, argv, info: dict, name: str, run_dir: Path, experiment_path
 
     try:
         payload = data_payload(ds, args.eval_n)
-    except ValueError as exc:
+    except ValueError as exc:  # e.g. a validation split too small to tell generators apart
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return datasets.EXIT_DATA
     validation = payload["validation"]
     floor, average = validation.floor, validation.average
     settings = {"max_epochs": args.max_epochs, "seed": args.seed, "eval_n": args.eval_n,
@@ -486,6 +494,7 @@ def run_search(args, argv, info: dict, name: str, run_dir: Path, experiment_path
     from .leaderboard import relative_to_run
 
     info = {"name": name, "experiment_path": relative_to_run(run_dir, experiment_path),
+            "run_dir": info.get("run_dir") or str(run_dir.resolve()),  # where it started (see load_resume)
             "args": vars(args) | {"resume": None},
             "dataset_config": dcfg.to_dict(), "data_dir": str(Path(ds.meta["source"])), "dataset_key": ds.key,
             # On --resume, keep the command that started the search: it is the one that reproduces it.

@@ -397,4 +397,4 @@ def test_cli_rejects_bad_options(synthetic_ludb, tmp_path):
     assert bad.returncode == 2 and "unknown lead" in bad.stderr
     missing = subprocess.run([sys.executable, "-m", "datasets.build", "--data-dir", str(tmp_path / "none")],
                              capture_output=True, text=True, cwd=REPO)
-    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    assert missing.returncode == 4 and "does not exist" in missing.stderr  # data, not options

@@ -62,7 +62,7 @@ def test_run_names_stay_inside_the_results_dir_and_are_claimed_once(synthetic_lu
         claim_run_dir(tmp_path / "r" / "same")
     # a search that stops before it begins (no LUDB there) frees its name again
     res = run(tune_cmd(tmp_path / "no-ludb", tmp_path / "r", "early", "--smoke"))
-    assert res.returncode == 2 and not (tmp_path / "r" / "early" / "run.json").exists()
+    assert res.returncode == 4 and not (tmp_path / "r" / "early" / "run.json").exists()
 
 
 def test_resume_of_a_folder_that_is_not_a_search(tmp_path):
@@ -189,12 +189,25 @@ def test_interrupted_search_resumes(synthetic_ludb, tmp_path):
     assert f"--resume {run_dir}" in err
     before = board(run_dir)
     assert (before["status"] != "completed").any()
+    # Moved while trials are left to start: refused (Ray would write them to the original folder).
+    import shutil
+
+    moved = Path(shutil.move(run_dir, tmp_path / "moved"))
+    res = run([sys.executable, "-m", "search.tune", "--resume", str(moved)])
+    assert res.returncode == 2 and "was started in" in res.stderr, res.stdout + res.stderr
+    shutil.move(moved, run_dir)
 
     res = run([sys.executable, "-m", "search.tune", "--resume", str(run_dir)])
     assert res.returncode == 0, res.stdout + res.stderr
     after = board(run_dir)
     assert len(after) == 3 and (after["status"] == "completed").all() and (after["epochs"] == 40).all()
     assert after["resumed_from"].max() > 0  # the interrupted trial went on from its checkpoint
+    # A finished run folder moved elsewhere still exports any trial: its paths are relative to it.
+    assert not after["checkpoint"].str.startswith("/").any()
+    moved = Path(shutil.move(run_dir, tmp_path / "moved"))
+    ex = run([sys.executable, "-m", "search.export", "--run", str(moved), "--trial", "1", "--data-dir",
+              str(synthetic_ludb)])
+    assert ex.returncode == 0, ex.stderr
 
 
 def test_ctrl_c_to_the_whole_process_group_with_the_seed_reference(synthetic_ludb, tmp_path):
