@@ -314,8 +314,9 @@ def evaluate(gen: np.ndarray, real: np.ndarray, records: np.ndarray, kernel: Ker
     if n_g < k + 1 or n_r < 2:
         raise ValueError(f"evaluation needs more than k={k} generated beats and 2 real ones, got {n_g} and {n_r}")
     if np.isinf(knn_radii(pw.d["rr"], pw.records, k)).any():
-        raise ValueError(f"some real beats have fewer than k={k} beats of other records to size their k-NN "
-                         "ball: the held-out split needs more records")
+        raise ValueError(f"some held-out beats have fewer than k={k} beats of other records to size their k-NN "
+                         f"ball ({len(np.unique(pw.records))} record(s) in the split): give validation and test more "
+                         "records (a larger --split share, e.g. 0.5,0.25,0.25 for a dozen records)")
     out: dict = pw.metrics(np.arange(n_r), np.arange(n_g))
     rng = np.random.default_rng(seed)
     if seed_metrics:

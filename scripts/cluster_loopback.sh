@@ -30,10 +30,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-data_dir="${LUDB_DIR:-}"
+data_dir="${LUDB_DIR:-}" split=()
 if [ -z "$data_dir" ]; then
   data_dir="$tmp/ludb"
   python -c "from datasets.synthetic import write_ludb; write_ludb('$data_dir', 12)"
+  split=(--split 0.5,0.25,0.25)  # 12 records: 3 each for validation and test (the k-NN metrics need several)
 fi
 
 ray start --head --node-ip-address=127.0.0.2 --port="$gcs_port" --num-cpus=1 \
@@ -43,6 +44,6 @@ ray start --address="127.0.0.2:$gcs_port" --node-ip-address=127.0.0.3 --num-cpus
 name="cluster-smoke-$(date +%H%M%S)"
 ray job submit --address "http://127.0.0.1:$dash_port" --working-dir . -- \
   python -m search.tune --smoke --name "$name" --results-dir "$PWD/results" --data-dir "$data_dir" \
-  --cache-dir "$tmp/cache"
+  --cache-dir "$tmp/cache" "${split[@]}"
 echo "results: $PWD/results/$name"
 python -m search.leaderboard "results/$name"
