@@ -28,6 +28,7 @@ import numpy as np
 
 from . import ludb
 from .config import DatasetConfig
+from .orphans import die_with_parent
 from .split import SPLITS, split_records
 from .windows import REJECT_REASONS, RecordWindows, cut_record
 
@@ -173,10 +174,15 @@ def _cut_all(root: Path, names: list[str], cfg: DatasetConfig, workers: int, pro
     # mid-lock. Not spawn either: each spawned worker re-imports numpy/scipy/wfdb (~1 s), which ate
     # the whole gain of a second core; the fork server imports them once and forks clean workers.
     ctx = get_context("forkserver")
-    ctx.set_forkserver_preload(["datasets.windows"])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        results = pool.map(cut_record, [root] * len(names), names, [cfg] * len(names), chunksize=4)
-        return list(tqdm(results, **bar))
+    # datasets.orphans: the fork server and its workers die with this process, even on SIGKILL.
+    ctx.set_forkserver_preload(["datasets.orphans", "datasets.windows"])
+    os.environ["ECG_SEARCH_FORKSERVER"] = "1"  # seen by the fork server (started inside map) as it imports them
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=die_with_parent) as pool:
+            results = pool.map(cut_record, [root] * len(names), names, [cfg] * len(names), chunksize=4)
+            return list(tqdm(results, **bar))
+    finally:
+        os.environ.pop("ECG_SEARCH_FORKSERVER", None)
 
 
 def build(root: Path, cfg: DatasetConfig, key: str, workers: int | None = None, progress: bool = False) -> WindowDataset:

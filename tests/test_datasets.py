@@ -209,6 +209,48 @@ def test_corrupt_cache_entry_is_rebuilt(ludb_copy, tmp_path, damage, capsys):
     assert ds2.scale_mv == ds.scale_mv
 
 
+def _descendants(pid: int) -> set[int]:
+    """PIDs of every live descendant of `pid` (from /proc)."""
+    parent_of = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                parent_of[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    out, frontier = set(), {pid}
+    while frontier:
+        frontier = {p for p, pp in parent_of.items() if pp in frontier} - out
+        out |= frontier
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_sigkill_of_a_build_leaves_no_helper_processes(tmp_path):
+    """The fork server and its workers die with a SIGKILLed build (datasets.orphans)."""
+    import signal
+    import time
+
+    from datasets.synthetic import write_ludb
+
+    root = write_ludb(tmp_path / "ludb", n_records=60, seed=3)
+    proc = subprocess.Popen([sys.executable, "-m", "datasets.build", "--data-dir", str(root), "--cache-dir",
+                             str(tmp_path / "cache"), "--workers", "2"], cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    helpers: set[int] = set()
+    deadline = time.time() + 60
+    while time.time() < deadline and len(helpers) < 3 and proc.poll() is None:  # tracker, fork server, a worker
+        helpers |= _descendants(proc.pid)
+        time.sleep(0.05)
+    assert len(helpers) >= 3, "the build finished before its workers could be seen; make it longer"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    time.sleep(3)
+    alive = {p for p in helpers if Path(f"/proc/{p}").exists()
+             and Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"}
+    assert not alive, f"helper processes outlived the build: {sorted(alive)}"
+
+
 def _build_in_child(root, cache, queue):
     ds, hit = load_or_build(root, DatasetConfig(), cache_dir=cache, workers=1)
     queue.put((ds.key, hit, float(ds.windows.sum())))
