@@ -84,6 +84,26 @@ def _remote_files(record_names: list[str]) -> list[str]:
     return files
 
 
+def physionet_url() -> str:
+    """Where PhysioNet's files are served: $ECG_SEARCH_PHYSIONET_URL (a mirror), else PhysioNet itself."""
+    return os.environ.get("ECG_SEARCH_PHYSIONET_URL", "https://physionet.org/files/")
+
+
+def _download(url: str, dest: Path, timeout_s: float = 60.0) -> None:
+    """`url` to `dest`, through a temporary file renamed into place: a file that exists is complete,
+    so a rerun skips it. (wfdb.dl_files, wfdb's public downloader, always fetches a database's latest
+    version; this project pins LUDB 1.0.1, whose checksums it verifies.)"""
+    import urllib.request
+
+    if dest.is_file():
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.part")
+    with urllib.request.urlopen(url, timeout=timeout_s) as r, open(tmp, "wb") as f:
+        shutil.copyfileobj(r, f)
+    os.replace(tmp, dest)
+
+
 def fetch(target: Path, *, progress: bool = True) -> Path:
     """Download LUDB from PhysioNet into `target` (records, 12 annotation files each, ludb.csv,
     RECORDS, SHA256SUMS.txt), verify it, and only then move it into place.
@@ -92,21 +112,20 @@ def fetch(target: Path, *, progress: bool = True) -> Path:
     copy; a rerun resumes there (wfdb skips files already complete).
     """
     from tqdm import tqdm
-    from wfdb.io import download as wfdl
 
     partial = target.with_name(target.name + ".partial")
     (partial / "data").mkdir(parents=True, exist_ok=True)
+    base = f"{physionet_url().rstrip('/')}/{PHYSIONET_DB}/"
     try:
         for name in TOP_FILES:
-            wfdl.dl_pn_file((name, "", PHYSIONET_DB, str(partial), True, False))
+            _download(base + name, partial / name)
         names = (partial / "RECORDS").read_text().split()
         files = _remote_files(names)  # RECORDS lists 'data/1', so these are 'data/1.hea', ...
         for rel in tqdm(files, desc="Downloading LUDB", unit="file", disable=not progress):
-            subdir, base = posixpath.split(rel)
-            wfdl.dl_pn_file((base, subdir, PHYSIONET_DB, str(partial), True, False))
+            _download(base + rel, partial / rel)
     except Exception as exc:  # network errors come as many types (URLError, HTTPError, OSError, ...)
         raise LudbError(
-            f"Could not download LUDB from {wfdl.config.db_index_url}{PHYSIONET_DB} into {partial}: {exc}. "
+            f"Could not download LUDB from {base} into {partial}: {exc}. "
             f"No local copy was found at --data-dir, LUDB_DIR or {target}. {HOW_TO_POINT} "
             "LUDB is at https://physionet.org/content/ludb/1.0.1/ (ODC-By)."
         ) from exc

@@ -408,11 +408,35 @@ def test_empty_split_is_an_error(ludb_copy, tmp_path):
     assert not list(tmp_path.glob("windows-*/"))
 
 
-def test_failed_download_says_what_was_tried(tmp_path, monkeypatch):
-    from wfdb.io import download
+def test_download_from_a_mirror_is_verified_and_moved_into_place(synthetic_ludb, tmp_path, monkeypatch):
+    """The download path end to end, from a local HTTP server laid out as PhysioNet's files/ tree."""
+    import functools
+    import http.server
+    import shutil
+    import threading
 
+    served = tmp_path / "served"
+    shutil.copytree(synthetic_ludb, served / "ludb" / "1.0.1")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.delenv("LUDB_DIR", raising=False)
+        monkeypatch.setenv("ECG_SEARCH_CACHE", str(tmp_path / "cache"))
+        monkeypatch.setenv("ECG_SEARCH_PHYSIONET_URL", f"http://127.0.0.1:{server.server_address[1]}/")
+        root = locate()
+    finally:
+        server.shutdown()
+    assert root == tmp_path / "cache" / "ludb-1.0.1" and (root / "data" / "12.ii").is_file()
+    assert not root.with_name("ludb-1.0.1.partial").exists()
+    ds, _ = build(root, tmp_path / "windows")
+    assert ds.meta["records_used"] == 12
+
+
+def test_failed_download_says_what_was_tried(tmp_path, monkeypatch):
     monkeypatch.delenv("LUDB_DIR", raising=False)
-    monkeypatch.setattr(download.config, "db_index_url", "http://127.0.0.1:9/")  # nothing listens there
+    monkeypatch.setenv("ECG_SEARCH_PHYSIONET_URL", "http://127.0.0.1:9/")  # nothing listens there
     with pytest.raises(LudbError) as err:
         locate()
     msg = str(err.value)
