@@ -9,7 +9,6 @@ checksum is removed and rebuilt.
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -25,6 +24,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock, Timeout
 
 from . import ludb
 from .config import DatasetConfig
@@ -268,23 +268,18 @@ def _write_entry(ds: WindowDataset, entry: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _wait_for_lock(lock, entry: Path, patience_s: float = 20.0) -> None:
+def _wait_for_lock(lock: FileLock, entry: Path, patience_s: float = 20.0) -> None:
     """Take the builders' lock, saying once what is going on if it takes longer than a build does.
     The usual cause of a long wait: a script calling load_or_build at import time without an
     `if __name__ == "__main__":` guard; the cutting workers re-import it and wait on its own lock."""
-    t0, said = time.monotonic(), False
-    while True:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if not said and time.monotonic() - t0 > patience_s:
-                print(f"waiting for another process building {entry} (lock {lock.name}). If it does not "
-                      "finish, a script of yours may call load_or_build at import time: multiprocessing "
-                      "workers re-import the main script, so put that call under `if __name__ == "
-                      "'__main__':`", file=sys.stderr, flush=True)
-                said = True
-            time.sleep(0.2)
+    try:
+        lock.acquire(timeout=patience_s)
+    except Timeout:
+        print(f"waiting for another process building {entry} (lock {lock.lock_file}). If it does not "
+              "finish, a script of yours may call load_or_build at import time: multiprocessing "
+              "workers re-import the main script, so put that call under `if __name__ == "
+              "'__main__':`", file=sys.stderr, flush=True)
+        lock.acquire()
 
 
 def load_or_build(
@@ -326,11 +321,14 @@ def load_or_build(
     ds = try_load()
     if ds is not None:
         return ds, True
-    with open(cache / f"windows-{key}.lock", "w") as lock:
-        _wait_for_lock(lock, entry)  # a concurrent builder of the same key waits here...
+    lock = FileLock(cache / f"windows-{key}.lock")
+    _wait_for_lock(lock, entry)  # a concurrent builder of the same key waits here...
+    try:
         ds = try_load()  # ...and then finds the entry the first one wrote
         if ds is not None:
             return ds, True
         ds = build(root, cfg, key, workers=workers, progress=progress)
         _write_entry(ds, entry)
+    finally:
+        lock.release()
     return ds, False

@@ -274,17 +274,23 @@ def test_concurrent_builds_make_one_good_entry(synthetic_ludb, tmp_path):
 def test_a_long_wait_for_the_build_lock_says_why(tmp_path, capsys):
     """Another process holds the lock past the patience: one message naming the entry and the usual
     cause (a script without a __main__ guard), then the lock is taken once it is free."""
-    import fcntl
-    import threading
+    import time
+
+    from filelock import FileLock
 
     from datasets.cache import _wait_for_lock
 
     path = tmp_path / "windows-k.lock"
-    holder = open(path, "w")
-    fcntl.flock(holder, fcntl.LOCK_EX)
-    threading.Timer(1.0, holder.close).start()  # closing the file releases its lock
-    with open(path, "w") as lock:
-        _wait_for_lock(lock, tmp_path / "windows-k", patience_s=0.3)
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from filelock import FileLock; "
+                               f"lock = FileLock({str(path)!r}); lock.acquire(); print('held', flush=True); "
+                               "time.sleep(1.5)"], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"  # another process holds it
+    lock = FileLock(path)
+    t0 = time.monotonic()
+    _wait_for_lock(lock, tmp_path / "windows-k", patience_s=0.3)
+    assert lock.is_locked and time.monotonic() - t0 > 0.5
+    lock.release()
+    holder.wait()
     err = capsys.readouterr().err
     assert err.count("waiting for another process building") == 1
     assert str(tmp_path / "windows-k") in err and "if __name__ ==" in err
