@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -15,36 +16,40 @@ EXIT_DATA = 4  # as datasets.EXIT_DATA (importing the package here would be circ
 
 def add_dataset_args(p: argparse.ArgumentParser) -> None:
     """The dataset options, shared by every CLI that needs windows (so their defaults agree)."""
-    d = DatasetConfig()
     g = p.add_argument_group("dataset")
     g.add_argument("--data-dir", help="LUDB folder (holds RECORDS, ludb.csv, data/). Default: $LUDB_DIR, "
                    "else the user cache, downloading LUDB there from PhysioNet if absent")
     g.add_argument("--cache-dir", help=f"where window datasets are cached (default {default_cache_dir()}; "
                    "$ECG_SEARCH_CACHE moves the whole project cache)")
-    g.add_argument("--lead", default=",".join(d.leads), help="lead name, comma-separated list, or 'all' "
-                   "(each lead becomes its own single-lead sample). Default %(default)s")
-    g.add_argument("--window", type=int, default=d.window, help="samples per window (default %(default)s = 0.8 s at 500 Hz)")
-    g.add_argument("--r-index", type=int, default=d.r_index, help="R-peak index inside the window (default %(default)s)")
-    g.add_argument("--highpass-hz", type=float, default=d.highpass_hz,
-                   help="baseline-wander high-pass cut-off in Hz, 0 to turn off (default %(default)s)")
-    g.add_argument("--min-corr", type=float, default=d.min_corr,
-                   help="reject beats whose correlation with their record's median beat is lower (default %(default)s)")
-    g.add_argument("--min-ptp-mv", type=float, default=d.min_ptp_mv, help="reject flatter beats (default %(default)s mV)")
-    g.add_argument("--max-abs-mv", type=float, default=d.max_abs_mv, help="reject beats beyond this (default %(default)s mV)")
-    g.add_argument("--split", default=",".join(f"{f:g}" for f in d.split),
-                   help="train,val,test fractions of records (default %(default)s)")
-    g.add_argument("--split-seed", type=int, default=d.split_seed, help="seed of the record split (default %(default)s)")
-    g.add_argument("--no-stratify", action="store_true", help="do not stratify the split by rhythm")
+    # One option per DatasetConfig field, its help and default from the dataclass: none can drift.
+    for f in dataclasses.fields(DatasetConfig):
+        flag, default = _FLAGS.get(f.name, "--" + f.name.replace("_", "-")), f.default
+        text = f.metadata["help"]
+        if f.type in ("bool", bool):
+            g.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default,
+                           help=f"{text} (default: %(default)s)")
+        elif f.name in ("leads", "split"):
+            g.add_argument(flag, dest=f.name, default=",".join(f"{v:g}" if isinstance(v, float) else v for v in default),
+                           help=f"{text} (default %(default)s)")
+        else:
+            kind = int if isinstance(default, int) else float
+            g.add_argument(flag, dest=f.name, type=kind, default=0 if default is None else default,
+                           help=f"{text} (default %(default)s)")
+
+
+_FLAGS = {"leads": "--lead"}  # flag names that differ from the field's
 
 
 def config_from_args(args: argparse.Namespace) -> DatasetConfig:
     """DatasetConfig from parsed `add_dataset_args` options; ValueError names a bad value."""
-    split = tuple(float(x) for x in args.split.split(","))
-    return DatasetConfig(
-        leads=parse_leads(args.lead), window=args.window, r_index=args.r_index,
-        highpass_hz=args.highpass_hz or None, min_corr=args.min_corr, min_ptp_mv=args.min_ptp_mv,
-        max_abs_mv=args.max_abs_mv, split=split, split_seed=args.split_seed, stratify=not args.no_stratify,
-    )
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(DatasetConfig)}
+    values["leads"] = parse_leads(values["leads"])
+    try:
+        values["split"] = tuple(float(x) for x in values["split"].split(","))
+    except ValueError:
+        raise ValueError(f"--split {values['split']!r}: give three fractions, e.g. 0.8,0.1,0.1") from None
+    values["highpass_hz"] = values["highpass_hz"] or None  # 0 turns the filter off
+    return DatasetConfig(**values)
 
 
 def summary(ds: WindowDataset, hit: bool, seconds: float, entry: Path) -> str:

@@ -5,7 +5,7 @@ All of these fields enter the cache key, so changing any one builds a new cache 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .ludb import LEADS
 
@@ -18,20 +18,28 @@ class DatasetConfig:
     replaced by the automatic rejection rules below.
     """
 
-    leads: tuple[str, ...] = ("ii",)  # each lead gives its own single-lead samples
-    window: int = 400  # samples per window (0.8 s at 500 Hz)
-    r_index: int = 150  # sample index of the R peak inside a window
-    fs: int = 500  # required sampling rate in Hz; records at another rate are skipped
-    highpass_hz: float | None = 0.5  # zero-phase baseline-wander removal; None turns it off
+    # Each field's `help` is its --help text in every CLI (datasets.build.add_dataset_args).
+    leads: tuple[str, ...] = field(default=("ii",), metadata={"help": "lead name, comma-separated list, or 'all'; "
+                                   "each lead gives its own single-lead samples"})
+    window: int = field(default=400, metadata={"help": "samples per window (0.8 s at 500 Hz)"})
+    r_index: int = field(default=150, metadata={"help": "sample index of the R peak inside a window"})
+    fs: int = field(default=500, metadata={"help": "required sampling rate in Hz; records at another rate are skipped"})
+    highpass_hz: float | None = field(default=0.5, metadata={"help": "zero-phase baseline-wander high-pass cut-off "
+                                                             "in Hz; 0 turns it off"})
     # Rejection of noisy or atypical beats (counted per reason in the dataset's metadata):
-    min_ptp_mv: float = 0.15  # flat: peak-to-peak amplitude below this (mV)
-    max_abs_mv: float = 6.0  # artefact: any |sample| above this after filtering (mV)
-    max_flat_run: int = 12  # clipping: this many identical consecutive raw samples on the lead's min/max rail
-    min_corr: float = 0.8  # atypical: Pearson correlation with the record's median beat below this
+    min_ptp_mv: float = field(default=0.15, metadata={"help": "reject flat beats: peak-to-peak amplitude below "
+                                                      "this (mV)"})
+    max_abs_mv: float = field(default=6.0, metadata={"help": "reject artefacts: any |sample| above this after "
+                                                     "filtering (mV)"})
+    max_flat_run: int = field(default=12, metadata={"help": "reject clipped beats: this many identical consecutive "
+                                                    "raw samples on the lead's min/max rail"})
+    min_corr: float = field(default=0.8, metadata={"help": "reject atypical beats: Pearson correlation with the "
+                                                   "record's median beat below this"})
     # Split by record (fractions of records, not of beats):
-    split: tuple[float, float, float] = (0.8, 0.1, 0.1)
-    split_seed: int = 0
-    stratify: bool = True  # keep each rhythm's share similar in train/val/test
+    split: tuple[float, float, float] = field(default=(0.8, 0.1, 0.1), metadata={
+        "help": "train,val,test fractions of records (by record: no patient on two sides)"})
+    split_seed: int = field(default=0, metadata={"help": "seed of the record split"})
+    stratify: bool = field(default=True, metadata={"help": "keep each rhythm's share similar in train/val/test"})
 
     def __post_init__(self) -> None:
         bad = [lead for lead in self.leads if lead not in LEADS]

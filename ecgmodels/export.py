@@ -99,15 +99,32 @@ def export(out_dir: str | os.PathLike, G: Generator, D: Discriminator | None, cf
         } | (extra or {})
         (tmp / "model.json").write_text(json.dumps(model, indent=1))
         if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
+            _replace_dir(tmp, out)  # tmp now holds the old export, removed below
         else:
             tmp.rename(out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Put folder `new` at `target` (which exists) in one step where the OS allows it: Linux swaps the
+    two with renameat2(RENAME_EXCHANGE), so there is never a moment without an export at `target`;
+    `new` then names the old folder. Elsewhere: two renames (a crash between them leaves the old
+    export at `.<name>.old-<pid>`)."""
+    import ctypes
+    import sys
+
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if hasattr(libc, "renameat2"):
+            AT_FDCWD, RENAME_EXCHANGE = -100, 2
+            if libc.renameat2(AT_FDCWD, os.fsencode(new), AT_FDCWD, os.fsencode(target), RENAME_EXCHANGE) == 0:
+                return
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    target.rename(old)
+    new.rename(target)
+    old.rename(new)
 
 
 def read_model_json(folder: str | os.PathLike) -> dict:

@@ -470,3 +470,17 @@ def test_cli_rejects_bad_options(synthetic_ludb, tmp_path):
     missing = subprocess.run([sys.executable, "-m", "datasets.build", "--data-dir", str(tmp_path / "none")],
                              capture_output=True, text=True, cwd=REPO)
     assert missing.returncode == 4 and "does not exist" in missing.stderr  # data, not options
+
+
+def test_every_dataset_field_has_an_option_in_help():
+    """The CLIs' dataset options come from DatasetConfig itself, so none can be missing or drift."""
+    import dataclasses
+
+    from datasets import DatasetConfig
+
+    out = subprocess.run([sys.executable, "-m", "datasets.build", "--help"], cwd=REPO, capture_output=True,
+                         text=True).stdout
+    for f in dataclasses.fields(DatasetConfig):
+        flag = "--lead" if f.name == "leads" else "--" + f.name.replace("_", "-")
+        assert flag in out, flag
+    assert "(default 0.8,0.1,0.1)" in out and "--no-stratify" in out

@@ -211,6 +211,18 @@ def exported(tmp_path_factory):
     return out, res
 
 
+def test_re_export_replaces_the_folder_whole(exported, tmp_path):
+    import shutil
+
+    out, res = exported
+    again = shutil.copytree(out, tmp_path / "model")
+    meta = {"key": "abc", "fs": 500, "scale_mv": 2.0, "config": {"leads": ["ii"], "r_index": 150}}
+    export(again, res.generator, res.discriminator, TINY, dataset=meta, metrics={"prd": 2.0})
+    assert json.loads((again / "model.json").read_text())["metrics"] == {"prd": 2.0}
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]  # no temporary or old copy left beside it
+    load_generator(again)
+
+
 def test_export_loads_in_a_fresh_process_with_torch_only(exported, tmp_path):
     out, res = exported
     code = f"""

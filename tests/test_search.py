@@ -51,7 +51,7 @@ def test_bad_options_fail_fast(synthetic_ludb, tmp_path, extra, message):
 
 
 def test_run_names_stay_inside_the_results_dir_and_are_claimed_once(synthetic_ludb, tmp_path):
-    from search.tune import claim_run_dir
+    from search.runfolder import claim_run_dir
 
     for bad in ("../escape", "/abs", ".hidden"):
         res = run(tune_cmd(synthetic_ludb, tmp_path / "r", bad))

@@ -1,0 +1,75 @@
+"""Ray for a search: start or join a cluster, and build (or restore) the Tuner."""
+from __future__ import annotations
+
+import argparse
+import os
+
+from .options import UsageError
+
+
+def connect(args: argparse.Namespace) -> dict:
+    """Start or join Ray and check the requested resources fit; returns cluster resources."""
+    import logging
+
+    import ray
+
+    kwargs = dict(log_to_driver=args.verbose, logging_level=logging.INFO if args.verbose else logging.WARNING,
+                  configure_logging=True)
+    if args.address:
+        try:
+            ray.init(address=args.address, **kwargs)
+        except Exception as exc:  # Ray raises ConnectionError, RuntimeError, or its own auth errors here
+            reason = str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else type(exc).__name__
+            auth = "" if os.environ.get("RAY_AUTH_MODE") else (
+                " If the cluster uses token authentication (Ray's default), set RAY_AUTH_MODE=token and copy the "
+                "head's ~/.ray/auth_token to this machine.")
+            raise UsageError(f"--address {args.address}: cannot join that Ray cluster ({reason}).{auth} Or leave "
+                             "--address out to run on this machine alone") from exc
+    else:
+        # address="local": always a new Ray of our own. Without it, ray.init joins whatever cluster Ray's
+        # `ray_current_cluster` file names (someone else's, or a dead one) and fails or shares it.
+        ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, **kwargs)
+    res = ray.cluster_resources()
+    gpus, cpus = res.get("GPU", 0), res.get("CPU", 0)
+    node_cpus = max((n["Resources"].get("CPU", 0) for n in ray.nodes() if n["Alive"]), default=0)
+    if args.gpus_per_trial > gpus:
+        raise UsageError(f"--gpus-per-trial {args.gpus_per_trial}: the cluster has {gpus:g} GPU(s)")
+    if args.cpus_per_trial > node_cpus:
+        raise UsageError(f"--cpus-per-trial {args.cpus_per_trial:g}: the largest node has {node_cpus:g} CPUs")
+    return {"cpus": cpus, "gpus": gpus, "nodes": len([n for n in ray.nodes() if n["Alive"]])}
+
+
+def make_tuner(args, data_ref_kwargs: dict, settings: dict, experiment_path: str, resources: dict, resume: bool,
+               console):
+    """The Tuner for a new search, or the restored one for --resume."""
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.search.optuna import OptunaSearch
+
+    from .space import SPACES
+    from .trainable import run_trial
+
+    trainable = tune.with_resources(tune.with_parameters(run_trial, **data_ref_kwargs, settings=settings),
+                                    {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial})
+    if resume:
+        return tune.Tuner.restore(experiment_path, trainable=trainable, resume_errored=True)
+    by_cpu = int(resources["cpus"] // args.cpus_per_trial)
+    by_gpu = int(resources["gpus"] // args.gpus_per_trial) if args.gpus_per_trial else by_cpu
+    concurrent = args.max_concurrent or max(1, min(by_cpu, by_gpu, args.num_samples))
+    searcher = OptunaSearch(space=SPACES[args.space], metric=["prd", "mmd"],
+                            mode=["min", "min"], seed=args.seed)
+    scheduler = None
+    if args.scheduler == "asha":
+        scheduler = ASHAScheduler(metric="score", mode="min", time_attr="epoch", max_t=args.max_epochs,
+                                  grace_period=max(1, args.max_epochs // 4), reduction_factor=2)
+    storage, name = experiment_path.rsplit("/", 1)
+    return tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=args.num_samples,
+                                    max_concurrent_trials=concurrent, reuse_actors=True,
+                                    trial_dirname_creator=lambda t: f"trial_{t.config.get('trial_number', t.trial_id)}"),
+        run_config=tune.RunConfig(name=name, storage_path=storage, verbose=2 if args.verbose else 0,
+                                  failure_config=tune.FailureConfig(max_failures=2),
+                                  checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                                  callbacks=[console]),
+    )

@@ -1,0 +1,62 @@
+"""A search's run folder: claiming it for a new search, and reading it back to resume one."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from .options import UsageError
+
+
+def claim_run_dir(run_dir: Path) -> Path:
+    """Create `run_dir`/run.json exclusively (a placeholder until the search writes its own), so two
+    searches started with the same --name cannot share, and wipe, one folder."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / "run.json"
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"starting": True, "pid": os.getpid()}, f)
+    return path
+
+
+def load_resume(args: argparse.Namespace) -> tuple[argparse.Namespace, dict]:
+    """Args of the interrupted run (from its run.json), keeping this call's --address and -v."""
+    run = Path(args.resume)
+    info_path = run / "run.json"
+    if not info_path.is_file():
+        raise UsageError(f"--resume {run}: no run.json there, so it is not a search run folder "
+                         "(give the folder `python -m search.tune --name NAME` wrote, e.g. results/NAME)")
+    from . import leaderboard as lb
+
+    try:
+        info = lb.read_run_json(run)
+    except ValueError as exc:
+        raise UsageError(f"--resume {run}: {exc}") from exc
+    if info.get("starting"):
+        raise UsageError(f"--resume {run}: the search there never got past its start (or is starting now, pid "
+                         f"{info.get('pid')}): nothing to resume; delete {info_path} if no search is running there")
+    if "kernel" not in info or "baselines" not in info:
+        raise UsageError(f"--resume {run}: this search was run with earlier evaluation metrics (its run.json records no "
+                         "fixed kernel or baselines), so new trials would not compare with its old ones. Start a new "
+                         "search, or re-score its exported best with `python -m ecgmodels.evaluate --model "
+                         f"{run / 'best'} --write`")
+    # Recorded relative to the run folder when it lies inside it, so a moved or copied run resumes where it is:
+    # Tune re-points the trials it restores. But Ray 2.60's searcher keeps the storage path it started with
+    # and would put the trials it has yet to start back in the original folder: refuse that case.
+    info["experiment_path"] = lb.resolve_in_run(run, info["experiment_path"])
+    origin = info.get("run_dir")
+    started = len(list(Path(info["experiment_path"]).glob("trial_*"))) if "://" not in info["experiment_path"] else 0
+    if origin and Path(origin).resolve() != run.resolve() and started < int(info["args"]["num_samples"]):
+        raise UsageError(f"--resume {run}: this search was started in {origin} and still has trials to start; Ray "
+                         "Tune would write them there, not here. Resume it from there (move it back), or start a new "
+                         "search; the finished trials of this copy can still be exported (python -m search.export)")
+    from ray import tune
+
+    if not tune.Tuner.can_restore(info["experiment_path"]):
+        raise UsageError(f"--resume {run}: {info['experiment_path']} holds no Tune experiment state to resume")
+    saved = argparse.Namespace(**info["args"])
+    saved.address, saved.verbose, saved.resume = args.address, args.verbose, args.resume
+    print(f"resuming '{info['name']}' with its original options ({info['command']}); "
+          "only --address and -v are taken from this call")
+    return saved, info
