@@ -95,6 +95,12 @@ def test_a_stale_local_ray_head_does_not_capture_the_default_search(synthetic_lu
         shutil.rmtree(short, ignore_errors=True)
 
 
+def test_joining_no_cluster_is_one_line_not_a_traceback(synthetic_ludb, tmp_path):
+    res = run(tune_cmd(synthetic_ludb, tmp_path, "auto", "--smoke", "--address", "auto"))
+    assert res.returncode == 2 and "--address auto: cannot join that Ray cluster" in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr and not (tmp_path / "auto" / "run.json").exists()
+
+
 def test_more_gpus_than_the_cluster_has(synthetic_ludb, tmp_path):
     res = run(tune_cmd(synthetic_ludb, tmp_path, "gpu", "--smoke", "--gpus-per-trial", "1"))
     assert res.returncode == 2 and "the cluster has 0 GPU(s)" in res.stderr
@@ -208,6 +214,11 @@ def test_interrupted_search_resumes(synthetic_ludb, tmp_path):
     ex = run([sys.executable, "-m", "search.export", "--run", str(moved), "--trial", "1", "--data-dir",
               str(synthetic_ludb)])
     assert ex.returncode == 0, ex.stderr
+    # Without Tune's trial checkpoints (as in a committed run), a clear error, not a traceback.
+    shutil.rmtree(moved / "tune")
+    ex = run([sys.executable, "-m", "search.export", "--run", str(moved), "--trial", "2", "--data-dir",
+              str(synthetic_ludb)])
+    assert ex.returncode == 2 and "re-run the search's command" in ex.stderr and "Traceback" not in ex.stderr
 
 
 def test_ctrl_c_to_the_whole_process_group_with_the_seed_reference(synthetic_ludb, tmp_path):
@@ -233,10 +244,13 @@ def test_ctrl_c_to_the_whole_process_group_with_the_seed_reference(synthetic_lud
     before = board(run_dir)
     assert not before["status"].eq("stopped early").any() and (before["status"] != "completed").any()
 
+    wall_before = json.loads((run_dir / "run.json").read_text())["wall_s"]
     res = run([sys.executable, "-m", "search.tune", "--resume", str(run_dir)])
     assert res.returncode == 0, res.stdout + res.stderr
     after = board(run_dir)
     assert len(after) == 2 and (after["status"] == "completed").all()
+    info = json.loads((run_dir / "run.json").read_text())
+    assert info["wall_s"] > wall_before and info["calls"] == 2  # the resumed call adds its time
     assert json.loads((run_dir / "run.json").read_text())["seed_reference"]["epochs"] == 30
     assert "| seed-variant |" in (run_dir / "leaderboard.md").read_text()
 
