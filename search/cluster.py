@@ -29,6 +29,9 @@ def connect(args: argparse.Namespace) -> dict:
         # address="local": always a new Ray of our own. Without it, ray.init joins whatever cluster Ray's
         # `ray_current_cluster` file names (someone else's, or a dead one) and fails or shares it.
         ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, **kwargs)
+        from . import reaper
+
+        reaper.start()  # a SIGKILLed driver leaves no Ray agents behind (search/reaper.py)
     res = ray.cluster_resources()
     gpus, cpus = res.get("GPU", 0), res.get("CPU", 0)
     node_cpus = max((n["Resources"].get("CPU", 0) for n in ray.nodes() if n["Alive"]), default=0)
