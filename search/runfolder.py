@@ -36,6 +36,10 @@ def load_resume(args: argparse.Namespace) -> tuple[argparse.Namespace, dict]:
     if info.get("starting"):
         raise UsageError(f"--resume {run}: the search there never got past its start (or is starting now, pid "
                          f"{info.get('pid')}): nothing to resume; delete {info_path} if no search is running there")
+    missing = [k for k in ("name", "experiment_path", "args", "dataset_config", "command") if k not in info]
+    if missing:
+        raise UsageError(f"--resume {run}: {info_path} lacks {', '.join(missing)}: edited or written by another "
+                         "tool, so the search cannot be resumed from it")
     if "kernel" not in info or "baselines" not in info:
         raise UsageError(f"--resume {run}: this search was run with earlier evaluation metrics (its run.json records no "
                          "fixed kernel or baselines), so new trials would not compare with its old ones. Start a new "

@@ -283,6 +283,22 @@ def test_export_bad_folders(exported, tmp_path):
             load_generator(bad)
 
 
+def test_an_export_whose_files_do_not_belong_together_is_refused(exported, tmp_path):
+    import shutil
+
+    out, _ = exported
+    bad = shutil.copytree(out, tmp_path / "latent")
+    info = json.loads((bad / "model.json").read_text())
+    info["latent"]["shape"] = [50, 4]  # the checkpoint's generator takes [25, 4]
+    (bad / "model.json").write_text(json.dumps(info))
+    with pytest.raises(ExportError, match=r"latent shape \[50, 4\] does not match"):
+        load_generator(bad)
+    info.pop("scale_mv")
+    (bad / "model.json").write_text(json.dumps(info))
+    with pytest.raises(ExportError, match="lacks scale_mv"):
+        load_generator(bad)
+
+
 class _Payload:
     """Unpickling this creates a file: what a tampered generator.pt2 could do on torch.export.load."""
 

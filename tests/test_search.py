@@ -70,6 +70,18 @@ def test_resume_of_a_folder_that_is_not_a_search(tmp_path):
     assert res.returncode == 2 and "not a search run folder" in res.stderr
 
 
+def test_resume_names_what_a_damaged_run_json_lacks(tmp_path):
+    (tmp_path / "run.json").write_text(json.dumps({"name": "x", "kernel": {}, "baselines": {}}))
+    res = run([sys.executable, "-m", "search.tune", "--resume", str(tmp_path)])
+    assert res.returncode == 2 and "lacks experiment_path, args, dataset_config, command" in res.stderr, res.stderr
+
+
+def test_an_unwritable_results_dir_is_named_before_ray_starts(synthetic_ludb, tmp_path):
+    (tmp_path / "afile").write_text("")  # a results dir under a file cannot be created (root ignores chmod)
+    res = run(tune_cmd(synthetic_ludb, tmp_path / "afile" / "r", "x", "--smoke"))
+    assert res.returncode == 2 and "cannot create" in res.stderr and "--results-dir" in res.stderr, res.stderr
+
+
 def test_resume_refuses_a_search_scored_with_earlier_metrics(tmp_path):
     run_dir = tmp_path / "old"
     run_dir.mkdir()
