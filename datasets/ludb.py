@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import posixpath
 import shutil
 from dataclasses import dataclass
@@ -120,6 +121,9 @@ def fetch(target: Path, *, progress: bool = True) -> Path:
         for name in TOP_FILES:
             _download(base + name, partial / name)
         names = (partial / "RECORDS").read_text().split()
+        bad = [n for n in names if not re.fullmatch(r"data/\d+", n)]
+        if bad:  # names become paths under the download folder: nothing else may come from a mirror
+            raise LudbError(f"{base}RECORDS lists {bad[:3]}: not LUDB record names (data/<number>)")
         files = _remote_files(names)  # RECORDS lists 'data/1', so these are 'data/1.hea', ...
         for rel in tqdm(files, desc="Downloading LUDB", unit="file", disable=not progress):
             _download(base + rel, partial / rel)
@@ -129,7 +133,8 @@ def fetch(target: Path, *, progress: bool = True) -> Path:
             f"No local copy was found at --data-dir, LUDB_DIR or {target}. {HOW_TO_POINT} "
             "LUDB is at https://physionet.org/content/ludb/1.0.1/ (ODC-By)."
         ) from exc
-    verify_checksums(partial)
+    # Only what was fetched: SHA256SUMS.txt also lists ANNOTATORS, LICENSE.txt, README, not downloaded.
+    verify_checksums(partial, only=set(TOP_FILES) | set(files))
     if target.exists():
         shutil.rmtree(target)
     partial.rename(target)

@@ -6,8 +6,9 @@
 #   LUDB_DIR=/path/to/ludb-1.0.1 bash scripts/leftovers_check.sh     # synthetic records if unset
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export RAY_AUTH_MODE=disabled TMPDIR
+export RAY_AUTH_MODE=disabled PYTHONUNBUFFERED=1 TMPDIR
 TMPDIR=$(mktemp -d /tmp/ecg-left-XXXX)
+trap 'rm -rf "$TMPDIR"' EXIT
 mine() {  # PIDs whose environment holds this run's TMPDIR (this script and its own helpers aside)
   for p in /proc/[0-9]*; do
     case "$(cat "$p/comm" 2>/dev/null)" in bash|tr|grep|cat|sleep|ps|"") continue ;; esac
@@ -26,7 +27,7 @@ driver=$!
 for _ in $(seq 1 120); do grep -q "^search " "$TMPDIR/search.log" 2>/dev/null && break; sleep 1; done
 sleep 10  # let every Ray agent finish starting
 echo "while running: $(mine | wc -l) processes of this search"
-kill -KILL "$driver"
+kill -KILL "$driver" 2>/dev/null || echo "(the driver had already ended)"
 sleep 10
 left=$(mine || true)
 if [ -n "$left" ]; then
@@ -36,5 +37,4 @@ if [ -n "$left" ]; then
 else
   echo "nothing left 10 s after SIGKILL of the driver"; status=0
 fi
-rm -rf "$TMPDIR"
 exit $status

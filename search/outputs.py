@@ -25,6 +25,9 @@ def write_outputs(run_dir: Path, grid, args, info: dict, ds, validation, seed_re
     from . import leaderboard as lb
     from .export import choose, export_row
     board = lb.from_results(grid, PARAMS, cut)
+    if board.empty:  # interrupted before any trial was created
+        (run_dir / "leaderboard.md").write_text(f"# Search `{info['name']}`\n\nNo trial had started.\n")
+        return board
     base = info["baselines"]
     # checkpoint paths relative to the run folder, so a moved or shared folder still exports its trials
     board.assign(checkpoint=[lb.relative_to_run(run_dir, c) if c else c for c in board["checkpoint"]]) \

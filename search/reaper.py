@@ -39,12 +39,21 @@ def _descendants(root: int, table: dict[int, tuple[int, str]]) -> dict[int, str]
     return found
 
 
+def _state(pid: int) -> str:
+    try:
+        return (Path(f"/proc/{pid}/stat")).read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
+
+
 def watch(driver: int, period_s: float = 1.0) -> None:
     """The sidecar's loop (runs in its own process)."""
     me, seen = os.getpid(), {}
+    born = _table().get(driver, (None, None))[1]
     while True:
         table = _table()
-        if driver not in table:
+        # gone, a zombie, or its PID reused by another process (other start time): the driver has ended
+        if table.get(driver, (None, None))[1] != born or _state(driver) in ("Z", "X", ""):
             for pid, started in seen.items():
                 if table.get(pid, (None, None))[1] == started and pid != me:
                     try:
@@ -52,7 +61,7 @@ def watch(driver: int, period_s: float = 1.0) -> None:
                     except OSError:
                         pass
             return
-        seen = _descendants(driver, table)
+        seen |= _descendants(driver, table)  # the start-time check above guards every PID kept here
         time.sleep(period_s)
 
 

@@ -17,12 +17,14 @@ os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "0")
 import json  # noqa: E402
 import platform  # noqa: E402
 import shlex  # noqa: E402
+import signal  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from .cluster import connect, make_tuner  # noqa: E402
 from .console import make_console  # noqa: E402
+from .console import state as console_state  # noqa: E402
 from .options import EXIT_OK, EXIT_ERRORS, EXIT_UNFINISHED, EXIT_USAGE, UsageError, build_parser, validate  # noqa: E402
 from .outputs import write_outputs  # noqa: E402
 from .runfolder import claim_run_dir, load_resume  # noqa: E402
@@ -164,18 +166,30 @@ def run_search(args, argv, info: dict, name: str, run_dir: Path, experiment_path
     console = make_console(args.num_samples, args.verbose)
     tuner = make_tuner(args, {"data": ray.put(payload)}, settings, experiment_path, resources, bool(args.resume),
                        console)
+    cstate = console_state()
     try:
         grid = tuner.fit()
     except KeyboardInterrupt:  # a second Ctrl-C: Tune stops without its last save; the trials' checkpoints remain
-        console.interrupted = True
+        cstate.interrupted = True
         grid = None
+    # Tune leaves its own SIGINT handler (wrapped by the console) installed after a normal end: from
+    # here on Ctrl-C must raise, or waiting for the seed reference could not be interrupted.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     seed_done = None
-    if seed_task is not None and not console.interrupted:
-        print("search done; waiting for the seed variant reference to finish training", flush=True)
+    if seed_task is not None:
         try:
-            seed_done = ray.get(seed_task)
+            if cstate.interrupted:  # keep a reference that already finished; do not wait for one that has not
+                ready, _ = ray.wait([seed_task], timeout=0)
+                seed_done = ray.get(seed_task) if ready else None
+            else:
+                print("search done; waiting for the seed variant reference to finish training", flush=True)
+                seed_done = ray.get(seed_task)
         except KeyboardInterrupt:
-            console.interrupted = True
+            cstate.interrupted = True
+        except ray.exceptions.RayError as exc:  # it crashed or ran out of memory: say so, keep the search's results
+            print(f"seed variant reference failed: {str(exc).strip().splitlines()[-1][:200]}; --resume trains it "
+                  "again", file=sys.stderr)
+            seed_task = None
     if seed_done is not None:
         seed_ref = info["seed_reference"] = seed_done
         print(f"seed variant reference: {seed_ref['outcome']} after {seed_ref['epochs']} epochs in "
@@ -189,7 +203,7 @@ def run_search(args, argv, info: dict, name: str, run_dir: Path, experiment_path
     if grid is None:
         print(f"interrupted. Resume with: python -m search.tune --resume {run_dir}", file=sys.stderr)
         return EXIT_UNFINISHED
-    board = write_outputs(run_dir, grid, args, info, ds, validation, seed_ref, console.cut)
+    board = write_outputs(run_dir, grid, args, info, ds, validation, seed_ref, cstate.cut)
     created = len(board)
     unfinished = args.num_samples - created + int(board["status"].isin(["unfinished", "interrupted"]).sum()) \
         if created else args.num_samples
@@ -197,7 +211,7 @@ def run_search(args, argv, info: dict, name: str, run_dir: Path, experiment_path
     if (run_dir / "best" / "model.json").exists():
         print(f"best generator: {run_dir / 'best'}  (python -m ecgmodels.sample --model {run_dir / 'best'} "
               "--n 16 --format wfdb --out samples/)")
-    if console.interrupted or unfinished > 0:
+    if cstate.interrupted or unfinished > 0:
         print(f"interrupted: {unfinished} of {args.num_samples} trials unfinished ({created} started)"
               f"{'' if seed_task is None or seed_done is not None else ', and the seed variant reference'}. "
               f"Resume with: python -m search.tune --resume {run_dir}", file=sys.stderr)

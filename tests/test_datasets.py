@@ -423,6 +423,8 @@ def test_download_from_a_mirror_is_verified_and_moved_into_place(synthetic_ludb,
 
     served = tmp_path / "served"
     shutil.copytree(synthetic_ludb, served / "ludb" / "1.0.1")
+    with open(served / "ludb" / "1.0.1" / "SHA256SUMS.txt", "a") as f:  # as LUDB's: files it does not need
+        f.write("0" * 64 + " README\n")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
     handler.log_message = lambda *a: None
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)

@@ -85,7 +85,8 @@ def test_an_unwritable_results_dir_is_named_before_ray_starts(synthetic_ludb, tm
 def test_resume_refuses_a_search_scored_with_earlier_metrics(tmp_path):
     run_dir = tmp_path / "old"
     run_dir.mkdir()
-    (run_dir / "run.json").write_text(json.dumps({"name": "old", "experiment_path": str(run_dir / "tune"), "args": {}}))
+    (run_dir / "run.json").write_text(json.dumps({"name": "old", "experiment_path": str(run_dir / "tune"), "args": {},
+                                                  "dataset_config": {}, "command": "python -m search.tune"}))
     res = run([sys.executable, "-m", "search.tune", "--resume", str(run_dir)])
     assert res.returncode == 2 and "earlier evaluation metrics" in res.stderr and "ecgmodels.evaluate" in res.stderr
 
