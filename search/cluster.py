@@ -6,6 +6,10 @@ import os
 
 from .options import UsageError
 
+# Set by `python -m search.tune` (not by an in-process call of main(), e.g. from a notebook, whose
+# other children the reaper must not touch): stop this process's descendants when it is killed.
+REAP_ON_DRIVER_DEATH = False
+
 
 def connect(args: argparse.Namespace) -> dict:
     """Start or join Ray and check the requested resources fit; returns cluster resources."""
@@ -29,9 +33,10 @@ def connect(args: argparse.Namespace) -> dict:
         # address="local": always a new Ray of our own. Without it, ray.init joins whatever cluster Ray's
         # `ray_current_cluster` file names (someone else's, or a dead one) and fails or shares it.
         ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, **kwargs)
-        from . import reaper
+        if REAP_ON_DRIVER_DEATH:
+            from . import reaper
 
-        reaper.start()  # a SIGKILLed driver leaves no Ray agents behind (search/reaper.py)
+            reaper.start()  # a SIGKILLed driver leaves no Ray agents behind (search/reaper.py)
     res = ray.cluster_resources()
     gpus, cpus = res.get("GPU", 0), res.get("CPU", 0)
     node_cpus = max((n["Resources"].get("CPU", 0) for n in ray.nodes() if n["Alive"]), default=0)

@@ -225,4 +225,7 @@ def run_search(args, argv, info: dict, name: str, run_dir: Path, experiment_path
 
 
 if __name__ == "__main__":
+    from . import cluster
+
+    cluster.REAP_ON_DRIVER_DEATH = True  # the process is ours alone: see search/reaper.py
     sys.exit(main())
