@@ -5,13 +5,10 @@ this one so callers can tell (see `search` and `ecgmodels.train`).
 """
 from .cache import CacheError, WindowDataset, load_or_build
 from .config import DatasetConfig, parse_leads
-from .ludb import LEADS, LudbError, locate, read_metadata
+from .ludb import EXIT_DATA, LEADS, LudbError, locate, read_metadata
 from .split import SPLITS
 
 ECG_SEARCH_DATASETS = True
-# Exit status of every CLI when the data is missing or unusable (LudbError, CacheError): distinct from
-# 2 (bad options) so a script can tell "fetch LUDB / point LUDB_DIR at it" from "fix the command".
-EXIT_DATA = 4
 
 __all__ = [
     "CacheError",

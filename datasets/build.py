@@ -9,9 +9,7 @@ from pathlib import Path
 
 from .cache import CacheError, WindowDataset, default_cache_dir, load_or_build
 from .config import DatasetConfig, parse_leads
-from .ludb import LudbError
-
-EXIT_DATA = 4  # as datasets.EXIT_DATA (importing the package here would be circular)
+from .ludb import EXIT_DATA, LudbError
 
 
 def add_dataset_args(p: argparse.ArgumentParser) -> None:

@@ -23,6 +23,9 @@ import pandas as pd
 
 LUDB_VERSION = "1.0.1"
 PHYSIONET_DB = f"ludb/{LUDB_VERSION}"
+# Exit status of every CLI when the data is missing or unusable (LudbError, CacheError): distinct from
+# 2 (bad options) so a script can tell "fetch LUDB / point LUDB_DIR at it" from "fix the command".
+EXIT_DATA = 4
 LEADS = ("i", "ii", "iii", "avr", "avl", "avf", "v1", "v2", "v3", "v4", "v5", "v6")
 FS = 500
 TOP_FILES = ("RECORDS", "ludb.csv", "SHA256SUMS.txt")

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from ecgmodels.export import export
-from ecgmodels.metrics import POPULATION, draw, fit_kernel, report
+from ecgmodels.metrics import POPULATION, Kernel, draw, fit_kernel, report
 from ecgmodels.sample import plot_side_by_side
 from ecgmodels.train import CheckpointError, load_checkpoint, networks, sampler
 
@@ -64,12 +64,11 @@ def load_trial_generator(checkpoint_dir: str):
 
 
 def export_row(row: pd.Series, ds, out_dir: Path, eval_n: int, select: str, samples_png: Path,
-               usable: bool | None = None) -> dict:
+               kernel: Kernel, usable: bool | None = None) -> dict:
     """Export one leaderboard row's generator to `out_dir` with its full test evaluation
     (ecgmodels.metrics.report: every metric, both baselines, record-bootstrap intervals, verdict),
     and plot its beats beside real held-out ones to `samples_png`; return that evaluation."""
     cfg, G, D, epoch = load_trial_generator(row["checkpoint"])
-    kernel = fit_kernel(ds.part("train"))  # the same kernel the search used: fitted on the same beats
     rep = report(sampler(G), **ds.evaluation_inputs("test"), kernel=kernel, n=eval_n, seed=cfg.seed)
     metrics = {"selected_by": select, "trial": str(row["trial"]), "epoch": epoch, "epochs_trained": int(row["epochs"]),
                "validation": {k: float(row[k]) for k in (*POPULATION, "score") if k in row},
@@ -134,8 +133,10 @@ def main(argv: list[str] | None = None) -> int:
     # The run's samples.png shows its best; a later export of another trial plots into its own folder.
     png = run / "samples.png" if args.trial is None and args.out is None else out / "samples.png"
     try:
+        # the kernel the search scored with (runs from before the fixed kernel have none: fit it as it did)
+        kernel = Kernel.from_dict(info["kernel"]) if "kernel" in info else fit_kernel(ds.part("train"))
         rep = export_row(row, ds, out, args.eval_n, args.select if args.trial is None else f"trial {args.trial}", png,
-                         usable if average else None)
+                         kernel, usable if average else None)
     except (CheckpointError, OSError, RuntimeError) as exc:
         # Ray's trial checkpoints (<run>/tune, or --storage-path) are not part of a copied or committed run
         print(f"error: cannot read trial {row['trial']}'s checkpoint {row['checkpoint']}: {exc}. Trial checkpoints live "
