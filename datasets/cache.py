@@ -96,8 +96,9 @@ class WindowDataset:
 
     def evaluation_inputs(self, split: str) -> dict:
         """Keyword arguments for `ecgmodels.metrics.report` on `split`: train and held-out beats,
-        their records, and the training leads (for per-lead average beats)."""
+        their records, the training leads (for per-lead average beats), and where the R peak sits."""
         return {"train": self.part("train"), "real": self.part(split), "records": self.records_of(split),
+                "r_index": self.config.r_index, "fs": float(self.meta["fs"]),
                 "train_records": self.records_of("train"), "train_leads": self.leads_of("train")}
 
     def to_mv(self, x: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 
 LOSSES = ("bce", "hinge", "wgan-gp")
+UPSAMPLING = ("nearest", "linear")
 
 
 @dataclass(frozen=True)
@@ -32,11 +33,20 @@ class GanConfig:
     g_channels: tuple[int, ...] = (128, 64, 32, 16)  # hidden convolutions, in order
     g_kernel: int = 16
     g_slope: float = 0.3  # LeakyReLU negative slope
+    # How the generator doubles its length. The seed (Keras UpSampling1D) repeats samples: every
+    # conv after it sees a staircase, and its output keeps a ripple at the repeat period that real
+    # beats lack (bench/RESULTS.md, "Output ripple"). 'linear' interpolates instead.
+    g_upsample: str = "nearest"
     # --- discriminator: convs (max-pool x2 after every `d_pool_every`) -> flatten -> linear logit
     d_channels: tuple[int, ...] = (32, 64, 128, 256)
     d_kernel: int = 16
     d_slope: float = 0.3
     d_pool_every: int = 2
+    # Minibatch standard deviation (StyleGAN, Karras et al. 2018): before the logit, D sees one extra
+    # feature, the spread of its features across a group of this many beats, so a batch of near-identical
+    # beats (mode collapse) is visible to it. 0 = off (the seed's).
+    d_mbstd: int = 0
+    d_spectral: bool = False  # spectral normalisation of D's layers (Miyato et al. 2018)
     # --- training
     loss: str = "bce"  # 'bce' (the seed's), 'hinge' or 'wgan-gp'
     g_lr: float = 2e-4
@@ -48,6 +58,17 @@ class GanConfig:
     batch_size: int = 64
     d_steps: int = 1  # discriminator updates per generator update
     gp_weight: float = 10.0  # gradient-penalty weight, used by 'wgan-gp' only
+    # --- anti-collapse terms (all 0 = off, the seed's recipe; each measured alone in bench/RESULTS.md)
+    r1_weight: float = 0.0  # zero-centred gradient penalty on real beats, gamma/2 |grad D(real)|^2 (Mescheder 2018)
+    # Moment matching: G's loss gains mmd_weight x MMD^2(fake batch, real batch) with a sum of RBF
+    # kernels at `mmd_scales` times the median distance between training beats. Real *training*
+    # batches only: validation and test beats never enter training.
+    mmd_weight: float = 0.0
+    mmd_scales: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)
+    fm_weight: float = 0.0  # feature matching: |mean D-features(real) - mean D-features(fake)|^2 (Salimans 2016)
+    # Mode seeking (Mao et al. 2019): G's loss gains ms_weight / (|G(z1)-G(z2)| / |z1-z2|), pushing
+    # different noise to different beats.
+    ms_weight: float = 0.0
     # Sample from an exponential moving average of G's weights (decay per G step; 0 = off, the seed's
     # way). GAN weights oscillate from step to step; their average draws steadier beats. The decay
     # ramps up from 0 over the first train.EMA_WARMUP G steps, so the random initial weights fade out.
@@ -83,6 +104,13 @@ class GanConfig:
         need(self.window // 2**pools >= 1, "d_channels", f"{pools} poolings shrink the window to nothing")
         need(self.d_kernel <= self.window, "d_kernel", f"longer than the window ({self.window})")
         need(self.loss in LOSSES, "loss", f"must be one of {LOSSES}")
+        need(self.g_upsample in UPSAMPLING, "g_upsample", f"must be one of {UPSAMPLING}")
+        need(isinstance(self.d_mbstd, int) and self.d_mbstd >= 0 and self.d_mbstd != 1, "d_mbstd",
+             "group size must be 0 (off) or at least 2")
+        for f in ("r1_weight", "mmd_weight", "fm_weight", "ms_weight"):
+            need(getattr(self, f) >= 0, f, "must be >= 0 (0 turns it off)")
+        need(len(self.mmd_scales) > 0 and all(s > 0 for s in self.mmd_scales), "mmd_scales",
+             "must be a non-empty tuple of positive multiples of the median distance")
         for f in ("g_lr", "d_lr"):
             need(0 < getattr(self, f) < 1, f, "learning rate must lie in (0, 1)")
         for f in ("g_beta1", "g_beta2", "d_beta1", "d_beta2"):

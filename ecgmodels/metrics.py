@@ -299,6 +299,31 @@ def copy_ratio(gen: np.ndarray, train: np.ndarray, held_out: np.ndarray) -> floa
     return float(np.median(d_gen) / np.median(d_real))
 
 
+R_PEAK_TOLERANCE_S = 0.020  # a beat "has its R peak at the R index" when its largest deflection is this close
+
+
+def r_peak_rate(beats: np.ndarray, r_index: int, fs: float, tolerance_s: float = R_PEAK_TOLERANCE_S) -> float:
+    """Share of beats whose largest deflection from their median (the R peak, or a QS on a negative
+    lead) lies within `tolerance_s` of `r_index`, where every real window puts its annotated R peak.
+    Beats with no QRS there (sinusoids, noise, shifted templates) score low."""
+    x = np.asarray(beats, dtype=np.float64).reshape(len(beats), -1, np.shape(beats)[-1])
+    dev = np.abs(x - np.median(x, axis=-1, keepdims=True)).max(axis=1)  # [n, window], over leads
+    return float((np.abs(dev.argmax(axis=1) - r_index) <= tolerance_s * fs).mean())
+
+
+def roughness(beats: np.ndarray) -> float:
+    """Mean squared second difference per sample: high-frequency energy. Divide a generator's by real
+    beats' to see ripple (nearest-neighbour upsampling leaves one at its repeat period)."""
+    return float(np.mean(np.diff(np.asarray(beats, dtype=np.float64), n=2, axis=-1) ** 2))
+
+
+def shape(gen: np.ndarray, real: np.ndarray, r_index: int, fs: float) -> dict:
+    """Per-beat shape checks beside the population metrics: R peak where real beats have it, and
+    high-frequency energy relative to real beats ('roughness_ratio', ~1 for real-like smoothness)."""
+    return {"r_peak_rate": r_peak_rate(gen, r_index, fs), "r_peak_rate_real": r_peak_rate(real, r_index, fs),
+            "roughness_ratio": roughness(gen) / roughness(real)}
+
+
 def evaluate(gen: np.ndarray, real: np.ndarray, records: np.ndarray, kernel: Kernel, *, k: int = K_NN,
              bootstrap: int = 0, seed: int = 0, seed_metrics: bool = False, gen_groups: np.ndarray | None = None) -> dict:
     """Score generated beats `gen` against real beats `real` (with their record ids `records`).
@@ -413,21 +438,24 @@ TEST_SEED_OFFSET = 1_000_000_000  # test-split noise seed = the run's seed + thi
 
 def report(generator: Callable[[int, int], np.ndarray] | np.ndarray, train: np.ndarray, real: np.ndarray,
            records: np.ndarray, kernel: Kernel, n: int, seed: int, *, bootstrap: int = BOOTSTRAP,
-           train_records: np.ndarray | None = None, train_leads: np.ndarray | None = None) -> dict:
+           train_records: np.ndarray | None = None, train_leads: np.ndarray | None = None,
+           r_index: int | None = None, fs: float = 500.0) -> dict:
     """The full evaluation of a generator on a held-out split (the test split, for a chosen generator).
 
     Draws `n` beats with noise seed `seed` + TEST_SEED_OFFSET (validation, which chose the generator,
     used `seed` itself), scores them and both baselines with record-bootstrap intervals, and adds the
-    seed's legacy metrics, the copy ratio and a verdict. Returns {'generated', 'floor', 'average':
-    evaluate(...) results, 'copy_ratio', 'kernel', 'noise_seed', 'verdict': {...}}.
+    seed's legacy metrics, the copy ratio, the shape checks (with `r_index`) and a verdict. Returns
+    {'generated', 'floor', 'average': evaluate(...) results, 'copy_ratio', 'kernel', 'noise_seed',
+    'verdict': {...}, and with `r_index` 'shape': shape(...)}.
     """
     noise_seed = seed + TEST_SEED_OFFSET
     gen = draw(generator, n, noise_seed)
     ev = evaluate(gen, real, records, kernel, bootstrap=bootstrap, seed=seed, seed_metrics=True)
     base = baselines(train, real, records, kernel, n, seed=seed, bootstrap=bootstrap, seed_metrics=True,
                      train_records=train_records, train_leads=train_leads)
+    extra = {} if r_index is None else {"shape": shape(gen, real, r_index, fs)}
     return {"generated": ev, **base, "copy_ratio": copy_ratio(gen, train, real), "kernel": kernel.to_dict(),
-            "noise_seed": noise_seed, "verdict": verdict(ev, base)}
+            "noise_seed": noise_seed, "verdict": verdict(ev, base), **extra}
 
 
 def verdict(ev: dict, base: dict) -> dict:

@@ -3,12 +3,13 @@
 Shapes follow the seed (TensorFlow/Keras), rebuilt in PyTorch: Keras 'same' padding with an even
 kernel pads one more sample on the right (done here with an explicit pad, ~20 % faster on CPU than
 `padding="same"`, which copies the input for even kernels), and Keras UpSampling1D repeats samples,
-i.e. nearest-neighbour upsampling.
+i.e. nearest-neighbour upsampling (`g_upsample='linear'` interpolates instead).
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
 
 from .config import GanConfig
 
@@ -40,7 +41,7 @@ class Generator(nn.Module):
         for i, ch in enumerate(cfg.g_channels):
             layers += [same_conv(width, ch, cfg.g_kernel), nn.LeakyReLU(cfg.g_slope)]
             if i in ups:
-                layers.append(nn.Upsample(scale_factor=2, mode="nearest"))
+                layers.append(nn.Upsample(scale_factor=2, mode=cfg.g_upsample))
             width = ch
         layers += [same_conv(width, cfg.leads, cfg.g_kernel), nn.Tanh()]
         self.convs = nn.Sequential(*layers)
@@ -53,24 +54,50 @@ class Generator(nn.Module):
         return self.convs(h.transpose(1, 2))
 
 
+class MinibatchStd(nn.Module):
+    """StyleGAN's minibatch standard deviation, for 1-D features [batch, channels, length]: split the
+    batch into groups of `group` beats, take each feature's standard deviation within the group,
+    average it to one number per group, and append it as a constant extra channel. (A batch whose
+    size the group does not divide is taken as one group.)"""
+
+    def __init__(self, group: int):
+        super().__init__()
+        self.group = group
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, length = x.shape
+        g = self.group if n % self.group == 0 else n
+        y = x.reshape(g, n // g, c, length)  # beat i is in group i % (n // g), as in StyleGAN
+        y = (y.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2))  # [n // g]
+        return torch.cat([x, y.repeat(g).view(n, 1, 1).expand(n, 1, length)], dim=1)
+
+
 class Discriminator(nn.Module):
     """Beats [batch, leads, window] -> one real/fake logit (or critic score) per beat, [batch]."""
 
     def __init__(self, cfg: GanConfig):
         super().__init__()
+        norm = spectral_norm if cfg.d_spectral else (lambda m: m)
         layers: list[nn.Module] = []
         width, length = cfg.leads, cfg.window
         for i, ch in enumerate(cfg.d_channels):
-            layers += [same_conv(width, ch, cfg.d_kernel), nn.LeakyReLU(cfg.d_slope)]
+            conv = same_conv(width, ch, cfg.d_kernel)
+            conv[1] = norm(conv[1])
+            layers += [conv, nn.LeakyReLU(cfg.d_slope)]
             if (i + 1) % cfg.d_pool_every == 0:
                 layers.append(nn.MaxPool1d(2))
                 length //= 2
             width = ch
         self.convs = nn.Sequential(*layers)
-        self.head = nn.Linear(width * length, 1)
+        self.mbstd = MinibatchStd(cfg.d_mbstd) if cfg.d_mbstd else None
+        self.head = norm(nn.Linear((width + bool(cfg.d_mbstd)) * length, 1))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.convs(x).flatten(1)).squeeze(1)
+    def forward(self, x: torch.Tensor, features: bool = False):
+        """Logits [batch]; with `features`, also each beat's convolutional features [batch, channels *
+        length] (for feature matching)."""
+        h = self.convs(x)
+        logit = self.head((self.mbstd(h) if self.mbstd is not None else h).flatten(1)).squeeze(1)
+        return (logit, h.flatten(1)) if features else logit
 
 
 def build(cfg: GanConfig) -> tuple[Generator, Discriminator]:

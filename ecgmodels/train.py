@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from .config import GanConfig
+from .metrics import median_distance
 from .models import Discriminator, Generator, build
 
 CHECKPOINT_FORMAT = 1
@@ -100,24 +101,57 @@ def check_windows(windows: np.ndarray, cfg: GanConfig) -> np.ndarray:
 
 def d_loss_fn(cfg: GanConfig, D: Discriminator, real: torch.Tensor, fake: torch.Tensor,
               gen: torch.Generator) -> torch.Tensor:
+    if cfg.r1_weight:
+        real = real.detach().requires_grad_(True)
     r, f = D(real), D(fake)
     if cfg.loss == "bce":  # the seed's (TF DCGAN tutorial): real -> 1, fake -> 0, summed
-        return F.binary_cross_entropy_with_logits(r, torch.ones_like(r)) + \
+        loss = F.binary_cross_entropy_with_logits(r, torch.ones_like(r)) + \
             F.binary_cross_entropy_with_logits(f, torch.zeros_like(f))
-    if cfg.loss == "hinge":
-        return F.relu(1 - r).mean() + F.relu(1 + f).mean()
-    # wgan-gp: critic distance plus the gradient penalty on points between real and fake
-    alpha = torch.rand(len(real), 1, 1, generator=gen, device=real.device)
-    mix = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
-    grad, = torch.autograd.grad(D(mix).sum(), mix, create_graph=True)
-    gp = ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
-    return f.mean() - r.mean() + cfg.gp_weight * gp
+    elif cfg.loss == "hinge":
+        loss = F.relu(1 - r).mean() + F.relu(1 + f).mean()
+    else:  # wgan-gp: critic distance plus the gradient penalty on points between real and fake
+        alpha = torch.rand(len(real), 1, 1, generator=gen, device=real.device)
+        mix = (alpha * real.detach() + (1 - alpha) * fake).requires_grad_(True)
+        grad, = torch.autograd.grad(D(mix).sum(), mix, create_graph=True)
+        gp = ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+        loss = f.mean() - r.mean() + cfg.gp_weight * gp
+    if cfg.r1_weight:  # zero-centred: D's slope at the real beats, pushed to 0
+        grad, = torch.autograd.grad(r.sum(), real, create_graph=True)
+        loss = loss + cfg.r1_weight / 2 * grad.flatten(1).pow(2).sum(dim=1).mean()
+    return loss
 
 
-def g_loss_fn(cfg: GanConfig, d_fake: torch.Tensor) -> torch.Tensor:
-    if cfg.loss == "bce":
-        return F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))
-    return -d_fake.mean()
+def mmd2_batch(x: torch.Tensor, y: torch.Tensor, bandwidths: torch.Tensor) -> torch.Tensor:
+    """Biased (V-statistic) MMD^2 between two batches [n, ...] with a sum of RBF kernels of the given
+    bandwidths: smooth and never negative, so it is a usable loss term."""
+    xy = torch.cat([x.flatten(1), y.flatten(1)]).float()
+    d2 = torch.cdist(xy, xy).pow(2)
+    k = torch.exp(-d2[None] / (2 * bandwidths.view(-1, 1, 1) ** 2)).sum(dim=0)
+    n = len(x)
+    return k[:n, :n].mean() + k[n:, n:].mean() - 2 * k[:n, n:].mean()
+
+
+def g_loss_fn(cfg: GanConfig, D: Discriminator, fake: torch.Tensor, real: torch.Tensor, z: torch.Tensor,
+              bandwidths: torch.Tensor) -> torch.Tensor:
+    """G's adversarial loss plus whichever anti-collapse terms `cfg` turns on (all computed against
+    the current batch of real *training* beats)."""
+    if cfg.fm_weight:
+        d_fake, f_fake = D(fake, features=True)
+    else:
+        d_fake = D(fake)
+    loss = F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake)) if cfg.loss == "bce" \
+        else -d_fake.mean()
+    if cfg.fm_weight:
+        with torch.no_grad():
+            _, f_real = D(real, features=True)
+        loss = loss + cfg.fm_weight * (f_real.mean(dim=0) - f_fake.mean(dim=0)).pow(2).mean()
+    if cfg.mmd_weight:
+        loss = loss + cfg.mmd_weight * mmd2_batch(fake, real, bandwidths)
+    if cfg.ms_weight:
+        half = len(fake) // 2
+        lz = (fake[:half] - fake[half:2 * half]).abs().mean() / (z[:half] - z[half:2 * half]).abs().mean()
+        loss = loss + cfg.ms_weight / (lz + 1e-5)
+    return loss
 
 
 EMA_WARMUP = 100  # G steps over which the EMA decay ramps from 0 to GanConfig.g_ema
@@ -195,6 +229,9 @@ def train(config: GanConfig, windows: np.ndarray, device: str | torch.device = "
     latent = (cfg.latent_len, cfg.latent_channels)
     probe = torch.randn(64, *latent, generator=probe_gen, device=dev)
     real_spread = data[: min(len(data), 512)].std(dim=0).mean()
+    # The moment-matching kernel's bandwidths, from training beats only (the same 512 every run).
+    bandwidths = torch.tensor(cfg.mmd_scales, device=dev) * (
+        median_distance(data[:512].cpu().numpy()) if cfg.mmd_weight else 1.0)
 
     start, history, streak = 0, [], 0
     if resume is not None:
@@ -250,7 +287,7 @@ def train(config: GanConfig, windows: np.ndarray, device: str | torch.device = "
             d_sum += d_loss.detach()
             if g_turn:
                 with autocast:
-                    g_loss = g_loss_fn(cfg, D(fake))
+                    g_loss = g_loss_fn(cfg, D, fake, real, z, bandwidths)
                 g_opt.zero_grad(set_to_none=True)
                 g_loss.backward()
                 g_opt.step()

@@ -481,11 +481,57 @@ def test_losses_by_hand():
     ones = torch.ones(4, 1, 10)
     assert d_loss_fn(hinge, Split(), ones, x, gen).item() == pytest.approx(0.0)
     assert d_loss_fn(hinge, Split(), x, ones, gen).item() == pytest.approx(4.0)
-    assert g_loss_fn(hinge, torch.ones(4, 1)).item() == pytest.approx(-1.0)
+    bw = torch.ones(1)
+    assert g_loss_fn(hinge, _Const(1.0), x, x, torch.zeros(4, 3), bw).item() == pytest.approx(-1.0)
     # WGAN-GP with real = fake: the critic distance is 0, the penalty gp_weight * (||w|| - 1)^2 = 10 * 4.
     wgan = TINY.replace(loss="wgan-gp", gp_weight=10.0)
     r = torch.randn(4, 1, 10, generator=gen)
     assert d_loss_fn(wgan, _Linear(10), r, r, gen).item() == pytest.approx(40.0, rel=1e-5)
+
+
+def test_anti_collapse_terms_by_hand():
+    from ecgmodels.train import d_loss_fn, g_loss_fn, mmd2_batch
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.zeros(4, 1, 10)
+    # R1 on D(x) = x.w with |w| = 3: the gradient at every real beat is w, |w|^2 = 9; hinge at logits 0 is
+    # 1 + 1; so 2 + r1_weight / 2 * 9.
+    assert d_loss_fn(TINY.replace(loss="hinge", r1_weight=2.0), _Linear(10), x, x, gen).item() == pytest.approx(11.0)
+    # MMD^2 of one point at 0 against one at distance 1, one RBF of bandwidth 1: 1 + 1 - 2 exp(-1/2).
+    a, b = torch.zeros(1, 1, 1), torch.ones(1, 1, 1)
+    assert mmd2_batch(a, b, torch.ones(1)).item() == pytest.approx(2 - 2 * np.exp(-0.5))
+    assert mmd2_batch(torch.cat([a, b]), torch.cat([b, a]), torch.ones(1)).item() == pytest.approx(0.0, abs=1e-7)
+    hinge = TINY.replace(loss="hinge")
+    assert g_loss_fn(hinge.replace(mmd_weight=3.0), _Const(0.0), a, b, torch.zeros(1, 2), torch.ones(1)).item() == \
+        pytest.approx(3 * (2 - 2 * np.exp(-0.5)))
+    # Mode seeking: outputs 1 apart everywhere for noise 2 apart: ratio 0.5, term w / (0.5 + 1e-5).
+    fake = torch.cat([torch.zeros(2, 1, 10), torch.ones(2, 1, 10)])
+    z = torch.cat([torch.zeros(2, 3), 2 * torch.ones(2, 3)])
+    assert g_loss_fn(hinge.replace(ms_weight=0.5), _Const(0.0), fake, fake, z, torch.ones(1)).item() == \
+        pytest.approx(0.5 / (0.5 + 1e-5))
+
+    class Feats(torch.nn.Module):  # features = the beat itself, logit 0
+        def forward(self, b, features=False):
+            logit = torch.zeros(len(b))
+            return (logit, b.flatten(1)) if features else logit
+
+    # Feature matching: fake mean 0, real mean 2 at every one of 10 features: mean squared gap 4.
+    assert g_loss_fn(hinge.replace(fm_weight=0.25), Feats(), x, x + 2, z, torch.ones(1)).item() == pytest.approx(1.0)
+
+
+def test_minibatch_std_by_hand():
+    from ecgmodels.models import MinibatchStd
+
+    x = torch.zeros(4, 2, 3)
+    x[0], x[2] = 1.0, 3.0  # group {0, 2}: spread |1 - 3| / 2 = 1 at every feature; group {1, 3}: 0
+    out = MinibatchStd(2)(x)
+    assert out.shape == (4, 3, 3) and torch.equal(out[:, :2], x)
+    assert out[0, 2].tolist() == pytest.approx([1.0] * 3) and out[2, 2].tolist() == pytest.approx([1.0] * 3)
+    assert out[1, 2].tolist() == pytest.approx([1e-4] * 3, abs=1e-3)
+    # A batch the group size does not divide is one group: 3 beats 0, 0, 3 -> sd sqrt(2), everywhere.
+    y = torch.zeros(3, 1, 2)
+    y[2] = 3.0
+    assert MinibatchStd(2)(y)[:, 1].flatten().tolist() == pytest.approx([np.sqrt(2)] * 6, rel=1e-4)
 
 
 def test_ema_decay_reaches_the_configured_value():
