@@ -49,7 +49,7 @@ def run_one(job: tuple) -> dict:
     from ecgmodels.train import networks, sampler, train
 
     ds, _ = datasets.load_or_build(data_dir, datasets.DatasetConfig())
-    cfg = GanConfig(**BASE, **change, epochs=epochs, seed=seed, collapse_patience=0)
+    cfg = GanConfig(**(BASE | change), epochs=epochs, seed=seed, collapse_patience=0)
     validation = Validation.of(ds, 256)
     best = BestEpoch(validation, seed)
     t0 = time.perf_counter()

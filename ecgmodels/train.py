@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .config import GanConfig
+from .config import HOT_FIELDS, GanConfig
 from .metrics import median_distance
 from .models import Discriminator, Generator, build
 
@@ -206,14 +206,20 @@ def train(config: GanConfig, windows: np.ndarray, device: str | torch.device = "
     """Train `config` on `windows` [n, leads, window] in [-1, 1] and return a TrainResult.
 
     `callback(report)` runs after every epoch; returning True (exactly) stops the run (Outcome.STOPPED).
-    `resume` is a checkpoint dict (from `report.checkpoint()` or `load_checkpoint`) to continue from.
+    `resume` is a checkpoint dict (from `report.checkpoint()` or `load_checkpoint`) to continue from;
+    its config may differ from `config` in HOT_FIELDS only (learning rates, loss weights: what
+    Population Based Training perturbs), and the run goes on with `config`'s values.
     Divergence (NaN/inf loss) and mode collapse end the run with that Outcome, not an exception.
     """
     cfg = config
     dev = resolve_device(device) if isinstance(device, str) else device
     data = torch.tensor(check_windows(windows, cfg), dtype=torch.float32, device=dev)  # one copy, on the device
-    if resume is not None and GanConfig.from_dict(resume["config"]) != cfg:
-        raise CheckpointError("the checkpoint was written for a different config; resume with the same config")
+    if resume is not None:
+        old = GanConfig.from_dict(resume["config"]).to_dict()
+        changed = sorted(k for k, v in cfg.to_dict().items() if old[k] != v and k not in HOT_FIELDS)
+        if changed:
+            raise CheckpointError(f"the checkpoint was written for a different config ({', '.join(changed)} differ); "
+                                  f"resume with the same config (only {', '.join(HOT_FIELDS)} may change)")
 
     torch.manual_seed(cfg.seed)  # weight initialisation
     G, D = build(cfg)
@@ -242,6 +248,9 @@ def train(config: GanConfig, windows: np.ndarray, device: str | torch.device = "
         D.load_state_dict(resume["discriminator"])
         g_opt.load_state_dict(resume["g_opt"])
         d_opt.load_state_dict(resume["d_opt"])
+        for opt, lr in ((g_opt, cfg.g_lr), (d_opt, cfg.d_lr)):  # a perturbed learning rate takes effect
+            for group in opt.param_groups:
+                group["lr"] = lr
         gen.set_state(resume["rng"].to(gen.get_state().device))
         start, history, streak = int(resume["epoch"]), list(resume["history"]), int(resume["collapse_streak"])
 

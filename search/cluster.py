@@ -1,6 +1,8 @@
 """Ray for a search: start or join a cluster, and build (or restore) the Tuner."""
 from __future__ import annotations
 
+import random
+
 import argparse
 import os
 
@@ -51,10 +53,10 @@ def make_tuner(args, data_ref_kwargs: dict, settings: dict, experiment_path: str
                console):
     """The Tuner for a new search, or the restored one for --resume."""
     from ray import tune
-    from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.schedulers import ASHAScheduler, PopulationBasedTraining
     from ray.tune.search.optuna import OptunaSearch
 
-    from .space import SPACES
+    from .space import SPACES, initial_population, params_of
     from .trainable import run_trial
 
     trainable = tune.with_resources(tune.with_parameters(run_trial, **data_ref_kwargs, settings=settings),
@@ -64,20 +66,33 @@ def make_tuner(args, data_ref_kwargs: dict, settings: dict, experiment_path: str
     by_cpu = int(resources["cpus"] // args.cpus_per_trial)
     by_gpu = int(resources["gpus"] // args.gpus_per_trial) if args.gpus_per_trial else by_cpu
     concurrent = args.max_concurrent or max(1, min(by_cpu, by_gpu, args.num_samples))
-    searcher = OptunaSearch(space=SPACES[args.space], metric=["prd", "mmd"],
-                            mode=["min", "min"], seed=args.seed)
-    scheduler = None
+    searcher, scheduler, param_space, samples = None, None, None, args.num_samples
+    if args.scheduler == "pbt":
+        # PBT refuses a search algorithm: its population is drawn from the same space up front, and it
+        # perturbs the space's continuous knobs (learning rates, loss weights) as the trials train.
+        population, ranges = initial_population(args.space, args.num_samples, args.seed)
+        mutations = {k: (tune.loguniform if log else tune.uniform)(lo, hi) for k, (lo, hi, log) in ranges.items()}
+        scheduler = PopulationBasedTraining(
+            time_attr="epoch", metric="last_score", mode="min", perturbation_interval=args.perturb_every,
+            burn_in_period=args.perturb_every, hyperparam_mutations={"params": mutations}, quantile_fraction=0.25,
+            resample_probability=0.25)
+        param_space, samples = {"params": tune.grid_search(population)}, 1
+        random.seed(args.seed)  # PBT draws its perturbations from Python's `random` in this process
+    else:
+        searcher = OptunaSearch(space=SPACES[args.space], metric=["prd", "mmd"], mode=["min", "min"], seed=args.seed)
     if args.scheduler == "asha":
         scheduler = ASHAScheduler(metric="score", mode="min", time_attr="epoch", max_t=args.max_epochs,
                                   grace_period=max(1, args.max_epochs // 4), reduction_factor=2)
     storage, name = experiment_path.rsplit("/", 1)
     return tune.Tuner(
-        trainable,
-        tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=args.num_samples,
+        trainable, param_space=param_space,
+        tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=samples,
                                     max_concurrent_trials=concurrent, reuse_actors=True,
-                                    trial_dirname_creator=lambda t: f"trial_{t.config.get('trial_number', t.trial_id)}"),
+                                    trial_dirname_creator=lambda t: f"trial_{params_of(t.config).get('trial_number', t.trial_id)}"),
         run_config=tune.RunConfig(name=name, storage_path=storage, verbose=2 if args.verbose else 0,
                                   failure_config=tune.FailureConfig(max_failures=2),
-                                  checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                                  # PBT restores one trial from another's checkpoint while that trial trains on: deleting
+                                  # old checkpoints would pull it from under the restore (trainable.py writes PBT's less often)
+                                  checkpoint_config=tune.CheckpointConfig(num_to_keep=None if args.scheduler == "pbt" else 1),
                                   callbacks=[console]),
     )

@@ -12,6 +12,8 @@ import sys
 import threading
 from dataclasses import dataclass, field
 
+from .space import params_of
+
 
 @dataclass
 class ConsoleState:
@@ -61,13 +63,15 @@ def make_console(total: int, verbose: bool):
             st = state()
             st.done += 1
             m = trial.last_result or {}
-            c = trial.config
+            c = params_of(trial.config)
             params = " ".join(f"{k}={c[k]:.2g}" if isinstance(c.get(k), float) else f"{k}={c[k]}"
                               for k in ("loss", "g_lstm_units", "g_lr", "d_lr", "batch_size", "d_steps") if k in c)
             metrics = (f"prd {m['prd']:6.1f}  mmd {m['mmd']:7.4f}  cov {m['coverage']:.2f}  score {m['score']:6.2f}"
                        if "prd" in m and m["prd"] < NO_METRICS else "no metrics")
-            print(f"[{st.done}/{st.total}] trial {trial.config.get('trial_number', '?'):>3} {tag:<13} "
-                  f"epochs {m.get('epoch', 0):>3} (best {m.get('best_epoch', 0):>3})  {metrics}  {m.get('time_total_s', 0):5.0f}s | {params}", flush=True)
+            lineage = f" | weights from {m['lineage']}" if m.get("lineage") else ""
+            print(f"[{st.done}/{st.total}] trial {m.get('trial_number', c.get('trial_number', '?')):>3} {tag:<13} "
+                  f"epochs {m.get('epoch', 0):>3} (best {m.get('best_epoch', 0):>3})  {metrics}  {m.get('time_total_s', 0):5.0f}s | "
+                  f"{params}{lineage}", flush=True)
 
         def on_trial_complete(self, iteration, trials, trial, **info):
             outcome = (trial.last_result or {}).get("outcome", "running")

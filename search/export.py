@@ -53,14 +53,15 @@ def choose(board: pd.DataFrame, select: str = "knee", trial: int | None = None,
 
 
 def load_trial_generator(checkpoint_dir: str):
-    """(GanConfig, G, D, epoch) of a trial's best epoch on validation, from its checkpoint folder (a
-    local path or a URI Tune can read)."""
+    """(GanConfig, G, D, epoch, lineage) of a trial's best epoch on validation, from its checkpoint
+    folder (a local path or a URI Tune can read). `lineage`: {'trained_by': the trial that trained
+    that epoch, 'takeovers': the PBT exploits its weights came through, oldest first}."""
     from ray import tune
 
     with tune.Checkpoint(checkpoint_dir).as_directory() as d:
         ck = load_checkpoint(Path(d) / "best.pt")
     cfg, G, D = networks(ck)
-    return cfg, G, D.eval(), int(ck["epoch"])
+    return cfg, G, D.eval(), int(ck["epoch"]), {"trained_by": ck.get("owner"), "takeovers": list(ck.get("lineage", []))}
 
 
 def export_row(row: pd.Series, ds, out_dir: Path, eval_n: int, select: str, samples_png: Path,
@@ -68,12 +69,15 @@ def export_row(row: pd.Series, ds, out_dir: Path, eval_n: int, select: str, samp
     """Export one leaderboard row's generator to `out_dir` with its full test evaluation
     (ecgmodels.metrics.report: every metric, both baselines, record-bootstrap intervals, verdict),
     and plot its beats beside real held-out ones to `samples_png`; return that evaluation."""
-    cfg, G, D, epoch = load_trial_generator(row["checkpoint"])
+    cfg, G, D, epoch, lineage = load_trial_generator(row["checkpoint"])
     rep = report(sampler(G), **ds.evaluation_inputs("test"), kernel=kernel, n=eval_n, seed=cfg.seed)
     metrics = {"selected_by": select, "trial": str(row["trial"]), "epoch": epoch, "epochs_trained": int(row["epochs"]),
                "validation": {k: float(row[k]) for k in (*POPULATION, "score") if k in row},
                # whether its validation MMD^2 beat the average beat's (None: the run recorded no baseline)
-               "validation_beats_average_beat": usable}
+               "validation_beats_average_beat": usable,
+               # PBT: who trained this epoch, and each takeover of another trial's weights before it
+               # ({'from': trial, 'epoch': e, 'set': {knob: value}}), oldest first
+               "lineage": lineage}
     export(out_dir, G, D, cfg, dataset=ds.meta, metrics=metrics,
            extra={"kernel": kernel.to_dict(), "evaluation": rep, "verdict": verdict_of(rep, usable)})
     gen = draw(sampler(G), 512, rep["noise_seed"]) * ds.scale_mv

@@ -20,6 +20,8 @@ import pandas as pd
 
 from ecgmodels.metrics import HIGHER_BETTER, POPULATION
 
+from .space import params_of
+
 # Reported instead of real values by a diverged trial (Optuna refuses NaN): PRD >= this means "no metrics".
 NO_METRICS = 1e4
 
@@ -124,9 +126,10 @@ def from_results(grid, param_names: list[str], cut: set[str] = frozenset()) -> p
     rows = []
     for res in grid:
         m = res.metrics or {}
-        config = res.config or {}  # a trial still PENDING when the search stopped has neither
+        config = params_of(res.config or {})  # a trial still PENDING when the search stopped has neither
         trial_id = m.get("trial_id") or Path(res.path).name
-        row = {"trial": config.get("trial_number", m.get("trial_number", -1)),
+        # the number the trial reports is its own; under PBT its config's is its donor's
+        row = {"trial": m.get("trial_number", config.get("trial_number", -1)),
                "trial_id": trial_id,
                "status": status_of(m, res.error is not None, states.get(trial_id), trial_id in cut),
                **{p: config.get(p) for p in param_names},
@@ -139,6 +142,7 @@ def from_results(grid, param_names: list[str], cut: set[str] = frozenset()) -> p
                "trial_seed": m.get("trial_seed"),
                "node": str(m.get("node", ""))[:8],
                "resumed_from": m.get("resumed_from", 0),
+               "lineage": m.get("lineage", ""),  # PBT: whose weights its best epoch grew from
                "checkpoint": res.checkpoint.path if res.checkpoint else "",
                "error": error_line(res.error)}
         if row["status"] == "diverged":  # its reported values are the penalty Optuna needed, not measurements

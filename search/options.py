@@ -46,8 +46,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--results-dir", default="results", help="where run folders go (default %(default)s)")
     s.add_argument("--storage-path", help="where Ray keeps trial checkpoints and experiment state: a folder or "
                    "any URI Ray supports, e.g. s3://bucket/prefix (default <results-dir>/<name>/tune)")
-    s.add_argument("--scheduler", choices=("none", "asha"), default="none",
-                   help="asha stops weak trials early on the scalarised score (default %(default)s)")
+    s.add_argument("--scheduler", choices=("none", "asha", "pbt"), default="none",
+                   help="none: Optuna proposes every trial, each trains all its epochs; asha: Optuna proposes, weak "
+                   "trials stop early on the scalarised score; pbt: Population Based Training, --num-samples trials "
+                   "drawn at random from the space train together, and every --perturb-every epochs the worst "
+                   "quarter take over the best quarter's weights with perturbed learning rates and loss weights "
+                   "(default %(default)s)")
+    s.add_argument("--perturb-every", type=int, help="pbt: epochs between exploit/explore steps (default: an "
+                   "eighth of --max-epochs, at least 1)")
     s.add_argument("--select", choices=("knee", "prd", "mmd"), default="knee",
                    help="which Pareto-front trial to export, among those whose MMD² beats the average beat: "
                    "knee = lowest score (ecgmodels.best.scalarised: real beats about 1, the average beat about 2) (default)")
@@ -91,6 +97,13 @@ def validate(args: argparse.Namespace) -> None:
         raise UsageError(f"--num-samples {args.num_samples}: must be at least 1")
     if args.max_epochs < 1:
         raise UsageError(f"--max-epochs {args.max_epochs}: must be at least 1")
+    if args.perturb_every is None:
+        args.perturb_every = max(1, args.max_epochs // 8)
+    if args.perturb_every < 1:
+        raise UsageError(f"--perturb-every {args.perturb_every}: must be at least 1 epoch")
+    if args.scheduler == "pbt" and args.num_samples < 2:
+        raise UsageError(f"--scheduler pbt with --num-samples {args.num_samples}: a population needs at least 2 "
+                         "trials (4 or more, so a quarter of it is a trial)")
     if args.cpus_per_trial <= 0:
         raise UsageError(f"--cpus-per-trial {args.cpus_per_trial}: must be positive")
     if args.gpus_per_trial < 0 or (args.gpus_per_trial > 1 and args.gpus_per_trial != int(args.gpus_per_trial)):

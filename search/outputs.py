@@ -44,6 +44,8 @@ def write_outputs(run_dir: Path, grid, args, info: dict, ds, validation, seed_re
         published = [("the seed's published table (mean [min, max]; its leaky split, hand-cleaned)", SEED_PUBLISHED)]
         test_md = test_markdown(rep, f"best searched (trial {row['trial']}, {args.select})", extra, published)
         exported = f"trial {row['trial']} (rule: {args.select}) exported to `best/`"
+        if isinstance(row.get("lineage"), str) and row["lineage"]:
+            exported += f"; its weights came through PBT from {row['lineage']}"
         if not usable:
             exported += (". **No trial's validation MMD² is below the average beat's "
                          f"({base['average']['mmd']:.4g}): nothing usable was found; best/ is marked NOT USABLE**")
@@ -73,6 +75,6 @@ def write_outputs(run_dir: Path, grid, args, info: dict, ds, validation, seed_re
              "place of generated ones, `average` = the average training beat + small noise. Higher is better for "
              "precision, recall, density and coverage; diversity is best at 1; lower is better for the rest.", "",
              lb.markdown(full, ["trial", "status", "pareto", "epochs", "best_epoch", "wall_s", "score", *POPULATION]
-                         + PARAMS), ""]
+                         + PARAMS + (["lineage"] if args.scheduler == "pbt" else [])), ""]
     (run_dir / "leaderboard.md").write_text("\n".join(lines))
     return board

@@ -84,6 +84,30 @@ SMOKE_FIXED = dict(g_lstm_layers=1, g_bidirectional=True, latent_channels=4, g_d
 SPACES = {"full": define_space, "small": define_small_space, "smoke": define_smoke_space}
 
 
+def params_of(config: dict) -> dict:
+    """A trial's params from its Tune config: flat for the Optuna searcher, under 'params' for PBT
+    (search.cluster nests them so PBT can perturb them as one dict)."""
+    return config.get("params", config)
+
+
+def initial_population(space: str, n: int, seed: int) -> tuple[list[dict], dict[str, tuple[float, float, bool]]]:
+    """PBT's starting population: `n` param dicts drawn at random from `space` (Optuna's seeded
+    RandomSampler, so the same define-by-run functions serve both ways of searching), numbered
+    0..n-1, and the space's continuous knobs {name: (low, high, log)}, the ones PBT perturbs."""
+    import optuna
+    from optuna.distributions import FloatDistribution
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    population, ranges = [], {}
+    for _ in range(n):
+        trial = study.ask()
+        constants = SPACES[space](trial)  # suggests first: trial.params fills as it does
+        population.append({**trial.params, **constants})
+        ranges |= {k: (d.low, d.high, d.log) for k, d in trial.distributions.items() if isinstance(d, FloatDistribution)}
+    return population, ranges
+
+
 def channels(width: int, depth: int, factor: float, floor: int = 8) -> tuple[int, ...]:
     """(width, width*factor, ...) of `depth` layers, never below `floor`: the shape the seed uses."""
     return tuple(max(floor, int(width * factor**i)) for i in range(depth))

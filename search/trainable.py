@@ -27,7 +27,7 @@ from ecgmodels.metrics import HIGHER_BETTER, POPULATION, report
 from ecgmodels.train import Outcome, load_checkpoint, networks, sampler, save_checkpoint, train
 
 from .leaderboard import NO_METRICS
-from .space import to_gan_config
+from .space import params_of, to_gan_config
 
 # Reported instead of real values when a trial diverged (NaN): the worst finite values.
 PENALTY = {m: 0.0 if m in HIGHER_BETTER or m == "diversity" else NO_METRICS for m in POPULATION} | {"score": NO_METRICS}
@@ -68,21 +68,55 @@ def _injected_faults(index: int, epoch_hook: list):
             T.d_loss_fn = patched
 
 
+def own_number(config: dict) -> int:
+    """This trial's number: Optuna's trial number (0, 1, 2, ... in the order it asked), or for PBT the
+    population index its folder was named after (an exploit copies the donor's whole config,
+    'trial_number' included, so the config no longer says who the trial is)."""
+    if "params" in config:
+        return int(Path(tune.get_context().get_trial_dir()).name.removeprefix("trial_"))
+    return int(config["trial_number"])
+
+
+def lineage_text(best: dict, me: int) -> str:
+    """Where a trial's best-epoch weights came from, for the leaderboard: each PBT takeover of another
+    trial's weights ('trial 3 @ epoch 10 (g_lr 0.0004)': from trial 3 at epoch 10, going on with that
+    learning rate), oldest first, and who trained the kept epoch when it was not the trial itself (a
+    takeover brings the donor's best epoch along). Empty for a trial that only trained its own."""
+    parts = [f"trial {e['from']} @ epoch {e['epoch']} ({', '.join(f'{k} {v:.3g}' for k, v in e['set'].items())})"
+             for e in best.get("lineage", [])]
+    if best.get("owner", me) != me:
+        parts.append(f"epoch {best['epoch']} trained by trial {best['owner']}")
+    return "; ".join(parts)
+
+
+def stamp(ckpt: dict, owner: int, lineage: list[dict]) -> dict:
+    """Mark a checkpoint with the trial that trained it and the takeovers behind it, unless already
+    marked (a best epoch brought along from a PBT donor keeps the donor's marks)."""
+    ckpt.setdefault("owner", owner)
+    ckpt.setdefault("lineage", list(lineage))
+    return ckpt
+
+
 def run_trial(config: dict, data: dict, settings: dict) -> None:
-    """Tune function trainable. `config`: the searcher's params; `data`: the training windows and the
-    `Validation` set-up (data_payload);
+    """Tune function trainable. `config`: the searcher's params (flat, or under 'params' for PBT);
+    `data`: the training windows and the `Validation` set-up (data_payload);
     `settings`: max_epochs, base seed, eval_n, gpus, threads."""
-    index = int(config["trial_number"])  # Optuna's trial number, 0, 1, 2, ... in the order it asked
+    index = own_number(config)
     seed = settings["seed"] * 10_000 + index  # explicit, recorded per trial
     torch.set_num_threads(max(1, int(settings["threads"])))
     device = "cuda" if settings["gpus"] > 0 and torch.cuda.is_available() else "cpu"
-    cfg = to_gan_config(config, epochs=settings["max_epochs"], seed=seed, window=data["train"].shape[-1])
-    resume, best_state = None, None
+    cfg = to_gan_config(params_of(config), epochs=settings["max_epochs"], seed=seed, window=data["train"].shape[-1])
+    resume, best_state, lineage = None, None, []
     ckpt = tune.get_checkpoint()
     if ckpt is not None:
         with ckpt.as_directory() as d:
             resume = load_checkpoint(Path(d) / "ckpt.pt")
             best_state = load_checkpoint(Path(d) / "best.pt")  # every report writes both
+        lineage = list(resume.get("lineage", []))
+        if resume.get("owner", index) != index:  # PBT exploit: another trial's weights, perturbed knobs
+            old = resume["config"]
+            lineage.append({"from": int(resume["owner"]), "epoch": int(resume["epoch"]),
+                            "set": {k: v for k, v in cfg.to_dict().items() if old.get(k) != v and k != "seed"}})
     best = BestEpoch(data["validation"], seed, state=best_state)
     node = ray.get_runtime_context().get_node_id()
     hooks: list = []
@@ -98,13 +132,18 @@ def run_trial(config: dict, data: dict, settings: dict) -> None:
             "train_diversity": rep.metrics["diversity"], "trial_seed": seed, "trial_number": index, "node": node,
             "outcome": Outcome.COMPLETED.value if rep.epoch == cfg.epochs else "running",
             "resumed_from": int(resume["epoch"]) if resume else 0,
+            # whose weights the best epoch grew from (PBT), stamped on the best checkpoint when it was taken
+            "lineage": lineage_text(stamp(best.checkpoint, index, lineage), index),
         }
         last.clear()
         last.update(metrics)
-        with tempfile.TemporaryDirectory() as d:
-            save_checkpoint(rep.checkpoint(), Path(d) / "ckpt.pt")
-            save_checkpoint(best.checkpoint, Path(d) / "best.pt")
-            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
+        if rep.epoch % int(settings.get("checkpoint_every", 1)) and rep.epoch < cfg.epochs:
+            tune.report(metrics)
+        else:
+            with tempfile.TemporaryDirectory() as d:
+                save_checkpoint(rep.checkpoint() | {"owner": index, "lineage": lineage}, Path(d) / "ckpt.pt")
+                save_checkpoint(best.checkpoint, Path(d) / "best.pt")
+                tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
         for hook in hooks:
             hook(rep.epoch)
 
@@ -113,7 +152,8 @@ def run_trial(config: dict, data: dict, settings: dict) -> None:
     if result.outcome in (Outcome.DIVERGED, Outcome.COLLAPSED):
         final = dict(last) if result.outcome == Outcome.COLLAPSED and last else {
             **PENALTY, "epoch": result.epochs, "trial_seed": seed, "trial_number": index, "node": node,
-            "d_loss": float("nan"), "g_loss": float("nan"), "best_epoch": 0,
+            "d_loss": float("nan"), "g_loss": float("nan"), "best_epoch": 0, "lineage": "",
+            **{f"last_{k}": PENALTY[k] for k in ("prd", "mmd", "coverage", "score")},
             "resumed_from": int(resume["epoch"]) if resume else 0}
         final["outcome"] = result.outcome.value
         final["message"] = result.message

@@ -123,7 +123,9 @@ def run_search(args, argv, info: dict, name: str, run_dir: Path, experiment_path
     validation = payload["validation"]
     floor, average = validation.floor, validation.average
     settings = {"max_epochs": args.max_epochs, "seed": args.seed, "eval_n": args.eval_n,
-                "gpus": args.gpus_per_trial, "threads": max(1, int(args.cpus_per_trial))}
+                "gpus": args.gpus_per_trial, "threads": max(1, int(args.cpus_per_trial)),
+                # PBT keeps every checkpoint (search.cluster), so its trials write one per perturbation step
+                "checkpoint_every": args.perturb_every if args.scheduler == "pbt" else 1}
     run_dir.mkdir(parents=True, exist_ok=True)
     earlier_wall_s = float(info.get("wall_s", 0.0))
     earlier_seed_ref = info.get("seed_reference")  # a resumed search reuses a finished reference
