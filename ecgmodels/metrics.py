@@ -175,6 +175,15 @@ def mmd2_unbiased(x: np.ndarray, y: np.ndarray, kernel: Kernel) -> float:
                  - 2.0 * kxy.mean())
 
 
+def mmd2_v(x: np.ndarray, y: np.ndarray, kernel: Kernel) -> float:
+    """The biased (V-statistic) MMD^2: mean k(x, x') + mean k(y, y') - 2 mean k(x, y), every pair
+    including each beat with itself. Positive even between two samples of one distribution (about
+    1/n + 1/m of the kernel's range), so a generator's can be read as a multiple of real beats'
+    ('x the floor', `report`'s 'mmd_v_ratio'); the population metric `mmd` is the unbiased one."""
+    x, y = _flat(x), _flat(y)
+    return float(sum(s * kernel.of_sq(sq_distances(a, b)).mean() for s, a, b in ((1, x, x), (1, y, y), (-2, x, y))))
+
+
 def _within(k: np.ndarray, idx: np.ndarray, groups: np.ndarray) -> float:
     """Mean kernel over pairs of a (resampled) set whose members belong to different groups.
 
@@ -444,9 +453,10 @@ def report(generator: Callable[[int, int], np.ndarray] | np.ndarray, train: np.n
 
     Draws `n` beats with noise seed `seed` + TEST_SEED_OFFSET (validation, which chose the generator,
     used `seed` itself), scores them and both baselines with record-bootstrap intervals, and adds the
-    seed's legacy metrics, the copy ratio, the shape checks (with `r_index`) and a verdict. Returns
-    {'generated', 'floor', 'average': evaluate(...) results, 'copy_ratio', 'kernel', 'noise_seed',
-    'verdict': {...}, and with `r_index` 'shape': shape(...)}.
+    seed's legacy metrics, the copy ratio, the V-statistic MMD^2 as a multiple of real beats'
+    (`mmd2_v`), the shape checks (with `r_index`) and a verdict. Returns {'generated', 'floor',
+    'average': evaluate(...) results, 'copy_ratio', 'mmd_v_ratio', 'kernel', 'noise_seed', 'verdict':
+    {...}, and with `r_index` 'shape': shape(...)}.
     """
     noise_seed = seed + TEST_SEED_OFFSET
     gen = draw(generator, n, noise_seed)
@@ -454,7 +464,10 @@ def report(generator: Callable[[int, int], np.ndarray] | np.ndarray, train: np.n
     base = baselines(train, real, records, kernel, n, seed=seed, bootstrap=bootstrap, seed_metrics=True,
                      train_records=train_records, train_leads=train_leads)
     extra = {} if r_index is None else {"shape": shape(gen, real, r_index, fs)}
-    return {"generated": ev, **base, "copy_ratio": copy_ratio(gen, train, real), "kernel": kernel.to_dict(),
+    # generated vs real beats' V-statistic MMD^2, each against the held-out split, at the same n
+    v_ratio = mmd2_v(gen, real, kernel) / mmd2_v(stand_in(train, n, seed), real, kernel)
+    return {"generated": ev, **base, "copy_ratio": copy_ratio(gen, train, real), "mmd_v_ratio": v_ratio,
+            "kernel": kernel.to_dict(),
             "noise_seed": noise_seed, "verdict": verdict(ev, base), **extra}
 
 

@@ -1,10 +1,9 @@
 """Ray for a search: start or join a cluster, and build (or restore) the Tuner."""
 from __future__ import annotations
 
-import random
-
 import argparse
 import os
+import random
 
 from .options import UsageError
 

@@ -34,6 +34,23 @@ def run(cmd, env=None, timeout=300):
     return subprocess.run(cmd, cwd=REPO, env=env or ENV, capture_output=True, text=True, timeout=timeout)
 
 
+# --------------------------------------------------------------------------------------- the space
+
+
+@pytest.mark.parametrize("space", ["full", "small", "smoke"])
+def test_every_space_draws_valid_configs_and_names_what_pbt_perturbs(space):
+    from search.space import initial_population, to_gan_config
+
+    population, ranges = initial_population(space, 12, seed=3)
+    assert [p["trial_number"] for p in population] == list(range(12))
+    configs = [to_gan_config(p, epochs=2, seed=0) for p in population]  # raises on a key GanConfig lacks
+    assert {"g_lr"} <= set(ranges) and all(lo < hi for lo, hi, _ in ranges.values())
+    if space != "smoke":  # the anti-collapse axes are searched, moment matching always on
+        assert {"g_lr", "d_lr", "mmd_weight", "ms_weight"} == set(ranges)
+        assert all(c.mmd_weight >= 10 for c in configs) and {c.g_upsample for c in configs} == {"nearest", "linear"}
+    assert initial_population(space, 12, seed=3)[0] == population  # seeded
+
+
 # --------------------------------------------------------------------------------------- bad options
 
 
@@ -232,6 +249,30 @@ def test_interrupted_search_resumes(synthetic_ludb, tmp_path):
     ex = run([sys.executable, "-m", "search.export", "--run", str(moved), "--trial", "2", "--data-dir",
               str(synthetic_ludb)])
     assert ex.returncode == 2 and "re-run the search's command" in ex.stderr and "Traceback" not in ex.stderr
+
+
+def test_pbt_takes_over_weights_records_lineage_and_resumes(synthetic_ludb, tmp_path):
+    cmd = tune_cmd(synthetic_ludb, tmp_path, "pbt", "--smoke", "--num-samples", "4", "--max-epochs", "12",
+                   "--scheduler", "pbt", "--perturb-every", "2", "--max-concurrent", "2")
+    proc = subprocess.Popen(cmd, cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run_dir = tmp_path / "pbt"
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list((run_dir / "tune").glob("trial_*/checkpoint_*"))) < 3:
+        time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 3, out + err
+    assert (board(run_dir)["status"] != "completed").any()
+    res = run([sys.executable, "-m", "search.tune", "--resume", str(run_dir)])
+    assert res.returncode == 0, res.stdout + res.stderr
+    b = board(run_dir)
+    assert len(b) == 4 and (b["status"] == "completed").all() and (b["epochs"] == 12).all()
+    assert sorted(b["trial"]) == [0, 1, 2, 3]  # each trial keeps its own number through takeovers
+    # With 2 trials at a time, the worse of them takes over the better's weights at a perturbation step.
+    assert b["lineage"].fillna("").str.contains("@ epoch|trained by trial").any(), b[["trial", "lineage"]]
+    lineage = json.loads((run_dir / "best" / "model.json").read_text())["metrics"]["lineage"]
+    assert set(lineage) == {"trained_by", "takeovers"} and lineage["trained_by"] in range(4)
+    assert "lineage" in (run_dir / "leaderboard.md").read_text()
 
 
 def test_ctrl_c_to_the_whole_process_group_with_the_seed_reference(synthetic_ludb, tmp_path):
