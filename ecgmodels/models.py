@@ -45,13 +45,18 @@ class Generator(nn.Module):
             width = ch
         layers += [same_conv(width, cfg.leads, cfg.g_kernel), nn.Tanh()]
         self.convs = nn.Sequential(*layers)
+        if cfg.g_mean_beat:  # set by train() from the training windows; saved with the weights
+            self.register_buffer("mean_beat", torch.zeros(cfg.leads, cfg.window))
+        else:
+            self.mean_beat = None
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         if self.position:
             pos = torch.linspace(-1.0, 1.0, z.shape[1], device=z.device, dtype=z.dtype)
             z = torch.cat([z, pos.view(1, -1, 1).expand(z.shape[0], -1, 1)], dim=2)
         h, _ = self.lstm(z)  # [batch, latent_len, width]
-        return self.convs(h.transpose(1, 2))
+        out = self.convs(h.transpose(1, 2))
+        return out if self.mean_beat is None else out + self.mean_beat
 
 
 class MinibatchStd(nn.Module):

@@ -225,6 +225,8 @@ def train(config: GanConfig, windows: np.ndarray, device: str | torch.device = "
     G, D = build(cfg)
     G.to(dev)
     D.to(dev)
+    if cfg.g_mean_beat:  # a checkpoint being resumed restores it below, with the weights
+        G.mean_beat.copy_(data.mean(dim=0))
     # The generator that samples: an EMA copy of G's weights when g_ema > 0, else G itself.
     G_out = copy.deepcopy(G).requires_grad_(False) if cfg.g_ema else G
     ema_steps = 0
