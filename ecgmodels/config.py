@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 LOSSES = ("bce", "hinge", "wgan-gp")
 UPSAMPLING = ("nearest", "linear")
-# Fields a run may change when it continues from a checkpoint (Population Based Training perturbs
-# them): none shapes a weight, so the checkpoint's networks and optimiser states still fit.
-HOT_FIELDS = ("g_lr", "d_lr", "gp_weight", "r1_weight", "mmd_weight", "fm_weight", "ms_weight", "seed")
+# Fields a run may change when it continues from a checkpoint (Population Based Training perturbs the
+# learning rates and loss weights; a longer run raises epochs): none shapes a weight, so the
+# checkpoint's networks and optimiser states still fit.
+HOT_FIELDS = ("g_lr", "d_lr", "gp_weight", "r1_weight", "mmd_weight", "fm_weight", "ms_weight", "seed", "epochs")
 
 
 @dataclass(frozen=True)

@@ -52,10 +52,13 @@ def test_generator_upsamples_to_the_window(latent_len, ups):
     assert G(torch.randn(3, latent_len, 12)).shape == (3, 1, 400)
 
 
-def test_position_channel_exports_with_a_dynamic_batch(tmp_path):
-    cfg = TINY.replace(g_position=True)
+@pytest.mark.parametrize("extra", [{}, {"g_upsample": "linear", "g_mean_beat": True, "d_spectral": True, "d_mbstd": 2}])
+def test_position_channel_exports_with_a_dynamic_batch(tmp_path, extra):
+    cfg = TINY.replace(g_position=True, **extra)
     G, D = build(cfg)
     assert G.lstm.input_size == cfg.latent_channels + 1
+    if cfg.g_mean_beat:
+        G.mean_beat.fill_(0.25)  # train() sets it from the data; the export must carry it
     meta = {"key": "k", "fs": 500, "scale_mv": 1.0, "config": {"leads": ["ii"], "r_index": 150}}
     export(tmp_path / "m", G, D, cfg, dataset=meta)
     prog = torch.export.load(tmp_path / "m" / "generator.pt2").module()
@@ -103,7 +106,8 @@ def test_training_is_seeded_and_reproducible(loss):
     assert not torch.equal(weights(a.generator), weights(c.generator))
 
 
-@pytest.mark.parametrize("extra", [{}, {"g_ema": 0.99}])
+@pytest.mark.parametrize("extra", [{}, {"g_ema": 0.99}, {"g_mean_beat": True, "d_spectral": True, "d_mbstd": 4,
+                                                          "mmd_weight": 5.0, "ms_weight": 0.1, "g_upsample": "linear"}])
 def test_resume_from_checkpoint_reaches_the_same_state(tmp_path, extra):
     w = toy_windows()
     cfg = TINY.replace(epochs=3, **extra)
@@ -121,6 +125,27 @@ def test_resume_from_checkpoint_reaches_the_same_state(tmp_path, extra):
     assert resumed.epochs == 3 and len(resumed.history) == 3
     assert torch.equal(weights(straight.generator), weights(resumed.generator))
     assert [h["d_loss"] for h in straight.history] == [h["d_loss"] for h in resumed.history]
+
+
+def test_a_checkpoint_goes_on_with_perturbed_learning_rates_and_loss_weights(tmp_path):
+    """What Population Based Training does: continue another run's weights with other knobs."""
+    w = toy_windows()
+    saved = {}
+    train(TINY.replace(epochs=1), w, callback=lambda r: saved.update(ck=r.checkpoint()))
+    seen = {}
+
+    def look(rep):
+        seen["lr"] = rep.checkpoint()["g_opt"]["param_groups"][0]["lr"]
+
+    res = train(TINY.replace(epochs=2, g_lr=5e-5, mmd_weight=3.0, seed=4), w, callback=look, resume=saved["ck"])
+    assert res.epochs == 2 and seen["lr"] == 5e-5  # the optimiser's stored lr gave way to the new one
+
+
+def test_mean_beat_offset_is_the_training_mean():
+    w = toy_windows()
+    res = train(TINY.replace(epochs=1, g_mean_beat=True), w)
+    assert torch.allclose(res.generator.mean_beat, torch.tensor(w.mean(axis=0), dtype=torch.float32), atol=1e-6)
+    assert build(TINY)[0].mean_beat is None and "mean_beat" not in build(TINY)[0].state_dict()  # the seed's: none
 
 
 def test_ema_generator_is_the_running_average_of_the_trained_one():
@@ -194,8 +219,8 @@ def test_bad_checkpoints(tmp_path):
     torch.save({"kind": "x", "evil": Evil()}, tmp_path / "d.pt")
     with pytest.raises(CheckpointError, match="weights_only"):
         load_checkpoint(tmp_path / "d.pt")
-    with pytest.raises(CheckpointError, match="different config"):
-        train(TINY.replace(seed=7), toy_windows(), resume=load_checkpoint(tmp_path / "a.pt"))
+    with pytest.raises(CheckpointError, match="different config.*g_lstm_units"):
+        train(TINY.replace(g_lstm_units=9), toy_windows(), resume=load_checkpoint(tmp_path / "a.pt"))
     assert res.outcome == Outcome.COMPLETED
 
 
