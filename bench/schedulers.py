@@ -112,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
                 with tempfile.TemporaryDirectory(prefix="ray-bench-") as tmp:  # its own Ray temp folder
                     rc = subprocess.run(cmd, env={**os.environ, "TMPDIR": tmp}).returncode
                 print(f"  exit {rc} after {time.perf_counter() - t0:.0f} s", flush=True)
+                if rc not in (0, 1):  # 1: some trial errored, the run is still there to read
+                    print(f"error: {name} did not run (exit {rc}; see its message above)", file=sys.stderr)
+                    return rc
             rows.append(summarise(results / name))
     print(table(rows))
     if args.out:
