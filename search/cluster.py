@@ -82,7 +82,8 @@ def make_tuner(args, data_ref_kwargs: dict, settings: dict, experiment_path: str
     if args.scheduler == "asha":
         scheduler = ASHAScheduler(metric="score", mode="min", time_attr="epoch", max_t=args.max_epochs,
                                   grace_period=max(1, args.max_epochs // 4), reduction_factor=2)
-    storage, name = experiment_path.rsplit("/", 1)
+    # a URI splits on '/', a local path on the platform's separator
+    storage, name = experiment_path.rsplit("/", 1) if "://" in experiment_path else os.path.split(experiment_path)
     return tune.Tuner(
         trainable, param_space=param_space,
         tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=samples,

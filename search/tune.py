@@ -71,6 +71,20 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as exc:
             print(f"error: cannot create {run_dir} ({exc.strerror}); choose a writable --results-dir", file=sys.stderr)
             return EXIT_USAGE
+    from filelock import FileLock, Timeout
+
+    # Held while the search runs: a second `--resume` of the same folder would have two drivers
+    # writing one experiment's checkpoints and leaderboard.
+    lock = FileLock(run_dir / ".search.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        print(f"error: another search is running in {run_dir} (it holds {run_dir / '.search.lock'}); let it finish or "
+              "stop it (Ctrl-C) before resuming", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"error: cannot write in {run_dir} ({exc.strerror}); resume a copy in a writable folder", file=sys.stderr)
+        return EXIT_USAGE
     try:
         return run_search(args, argv, info, name, run_dir, experiment_path, dcfg, datasets, t0)
     except KeyboardInterrupt:  # Ctrl-C outside Tune's own handling (data, Ray start-up, outputs)
@@ -79,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
                                  "No trial had started; run the same command again"), file=sys.stderr)
         return EXIT_UNFINISHED
     finally:
+        lock.release()
         if claim is not None and json.loads(claim.read_text() or "{}").get("starting"):
             claim.unlink()  # the search stopped before it began: free the name
 
@@ -230,4 +245,7 @@ if __name__ == "__main__":
     from . import cluster
 
     cluster.REAP_ON_DRIVER_DEATH = True  # the process is ours alone: see search/reaper.py
+    # SIGTERM (`kill`, a scheduler or container stopping the job) takes Ctrl-C's path: trials stop,
+    # the run is left resumable, exit 3.
+    signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
     sys.exit(main())

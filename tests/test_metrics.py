@@ -153,6 +153,28 @@ def test_bootstrap_interval_is_centred_on_the_estimate():
     assert M.interval(0.9, np.array([0.5, 1.0] * 50), "coverage")[1] == 1.0  # clipped to [0, 1]
 
 
+def test_v_statistic_mmd_by_hand():
+    x = np.array([[0.0], [1.0]])
+    one = M.Kernel(median=1.0, scales=(1.0,))
+    # Every pair, self-pairs included: within x (2 + 2e^-0.5)/4, twice; cross the same: 0.
+    assert M.mmd2_v(x, x, one) == pytest.approx(0.0, abs=1e-12)
+    # Far apart: the cross term vanishes, each within term is (2 + 2e^-0.5)/4.
+    assert M.mmd2_v(x, x + 100.0, one) == pytest.approx(1 + E(-0.5))
+
+
+def test_r_peak_rate_and_roughness_by_hand():
+    beats = np.zeros((4, 1, 20))
+    beats[0, 0, 10] = 1.0  # peak at the R index
+    beats[1, 0, 11] = -2.0  # a QS one sample off: within 1 sample (20 ms at 50 Hz)
+    beats[2, 0, 15] = 1.0  # 5 samples off: out
+    beats[3, 0, 3] = 1.0  # out
+    assert M.r_peak_rate(beats, r_index=10, fs=50.0, tolerance_s=0.02) == pytest.approx(0.5)
+    # second differences of a zigzag +-1: (2 - -2...) = +-4 at every inner sample: mean square 16
+    zigzag = np.array([[[1.0, -1.0] * 5]])
+    assert M.roughness(zigzag) == pytest.approx(16.0)
+    assert M.roughness(np.linspace(0, 1, 10)[None, None]) == pytest.approx(0.0, abs=1e-20)
+
+
 def test_report_on_synthetic_beats_has_intervals_and_a_verdict():
     rng = np.random.default_rng(1)
     t = np.linspace(-1, 1, 40)
@@ -160,7 +182,7 @@ def test_report_on_synthetic_beats_has_intervals_and_a_verdict():
     train, held = shapes(300), shapes(60)
     records = np.arange(60) // 3
     rep = M.report(lambda n, s: shapes(n), train, held, records, M.fit_kernel(train), 100, seed=0, bootstrap=20)
-    assert set(rep) >= {"generated", "floor", "average", "copy_ratio", "kernel", "noise_seed", "verdict"}
+    assert set(rep) >= {"generated", "floor", "average", "copy_ratio", "mmd_v_ratio", "kernel", "noise_seed", "verdict"}
     assert rep["noise_seed"] == M.TEST_SEED_OFFSET
     assert set(rep["generated"]["ci"]) == set(M.POPULATION) and rep["generated"]["records"] == 20
     lo, hi = rep["generated"]["ci"]["mmd"]
@@ -171,6 +193,8 @@ def test_report_on_synthetic_beats_has_intervals_and_a_verdict():
     flat = M.report(np.zeros((100, 1, 40)) + train.mean(0) + 0.5, train, held, records, M.fit_kernel(train), 100,
                     seed=0, bootstrap=0)
     assert not flat["verdict"]["beats_average_beat"] and flat["verdict"]["summary"].startswith("NOT USABLE")
+    # as a multiple of real beats' V-statistic MMD^2: near 1 for beats like them, far above for the flat set
+    assert rep["mmd_v_ratio"] < 2 < 5 < flat["mmd_v_ratio"]
 
 
 @pytest.mark.ludb

@@ -252,22 +252,25 @@ def test_interrupted_search_resumes(synthetic_ludb, tmp_path):
     assert ex.returncode == 2 and "re-run the search's command" in ex.stderr and "Traceback" not in ex.stderr
 
 
-def test_pbt_takes_over_weights_records_lineage_and_resumes(synthetic_ludb, tmp_path):
-    cmd = tune_cmd(synthetic_ludb, tmp_path, "pbt", "--smoke", "--num-samples", "4", "--max-epochs", "12",
+def test_pbt_takes_over_weights_records_lineage_and_resumes_after_sigterm(synthetic_ludb, tmp_path):
+    cmd = tune_cmd(synthetic_ludb, tmp_path, "pbt", "--smoke", "--num-samples", "4", "--max-epochs", "8",
                    "--scheduler", "pbt", "--perturb-every", "2", "--max-concurrent", "2")
     proc = subprocess.Popen(cmd, cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     run_dir = tmp_path / "pbt"
     deadline = time.time() + 120
     while time.time() < deadline and len(list((run_dir / "tune").glob("trial_*/checkpoint_*"))) < 3:
         time.sleep(0.3)
-    proc.send_signal(signal.SIGINT)
+    # While it runs, a second driver on the same folder is refused, naming the lock.
+    second = run([sys.executable, "-m", "search.tune", "--resume", str(run_dir)])
+    assert second.returncode == 2 and "another search is running" in second.stderr, second.stderr
+    proc.send_signal(signal.SIGTERM)  # as `kill` or a job scheduler stops it: Ctrl-C's path
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 3, out + err
+    assert proc.returncode == 3 and f"--resume {run_dir}" in err, out + err
     assert (board(run_dir)["status"] != "completed").any()
     res = run([sys.executable, "-m", "search.tune", "--resume", str(run_dir)])
     assert res.returncode == 0, res.stdout + res.stderr
     b = board(run_dir)
-    assert len(b) == 4 and (b["status"] == "completed").all() and (b["epochs"] == 12).all()
+    assert len(b) == 4 and (b["status"] == "completed").all() and (b["epochs"] == 8).all()
     assert sorted(b["trial"]) == [0, 1, 2, 3]  # each trial keeps its own number through takeovers
     # With 2 trials at a time, the worse of them takes over the better's weights at a perturbation step.
     assert b["lineage"].fillna("").str.contains("@ epoch|trained by trial").any(), b[["trial", "lineage"]]
