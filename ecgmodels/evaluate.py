@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 from . import __version__
+from .atomic import write_text
 from .metrics import LEGACY, Kernel, fit_kernel, report
 
 # Columns of the test table: (key, header). Higher-better and close-to-1 metrics say so.
@@ -77,9 +77,7 @@ def write_into_leaderboard(path: Path, section: str) -> None:
     else:
         head, sep, rest = text.partition("\n## ")
         text = head.rstrip("\n") + "\n\n" + block + "\n" + (sep + rest if sep else "")
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_text(path, text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,10 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         old = info.get("verdict", {}).get("validation_beats_average_beat")
         info["verdict"] = rep["verdict"] | {"validation_beats_average_beat": old,
                                             "usable": bool(rep["verdict"]["beats_average_beat"] and old is not False)}
-        tmp = folder / ".model.json.tmp"
-        tmp.write_text(json.dumps(info, indent=1))
-        os.replace(tmp, folder / "model.json")  # model.json is not among the hashed files
-        (folder / "evaluation.md").write_text(section)
+        write_text(folder / "model.json", json.dumps(info, indent=1))  # model.json is not among the hashed files
+        write_text(folder / "evaluation.md", section)
         board = folder.parent / "leaderboard.md"
         if folder.name == "best" and board.is_file():
             write_into_leaderboard(board, section)

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .atomic import replace_file
 from .config import HOT_FIELDS, GanConfig
 from .metrics import median_distance
 from .models import Discriminator, Generator, build
@@ -171,11 +172,7 @@ def ema_decay(g_ema: float, step: int) -> float:
 
 def save_checkpoint(ckpt: dict, path: str | os.PathLike) -> Path:
     """Write a checkpoint dict atomically (temp file, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save(ckpt, tmp)
-    os.replace(tmp, path)
-    return path
+    return replace_file(path, lambda tmp: torch.save(ckpt, tmp))
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from ecgmodels.atomic import replace_file, write_text
+
 # The seed's published table (its own definitions, its leaky split): mean and [min, max], in the
 # shape of an evaluation result so it can sit in the legacy table.
 SEED_PUBLISHED = {"rmse_random": 0.078, "prd_seed": 14.82, "mmd_seed": 9e-4,
@@ -27,12 +29,12 @@ def write_outputs(run_dir: Path, grid, args, info: dict, ds, validation, seed_re
     from .export import choose, export_row
     board = lb.from_results(grid, PARAMS, cut)
     if board.empty:  # interrupted before any trial was created
-        (run_dir / "leaderboard.md").write_text(f"# Search `{info['name']}`\n\nNo trial had started.\n")
+        write_text(run_dir / "leaderboard.md", f"# Search `{info['name']}`\n\nNo trial had started.\n")
         return board
     base = info["baselines"]
     # checkpoint paths relative to the run folder, so a moved or shared folder still exports its trials
     board.assign(checkpoint=[lb.relative_to_run(run_dir, c) if c else c for c in board["checkpoint"]]) \
-        .to_csv(run_dir / "leaderboard.csv", index=False)
+        .pipe(lambda df: replace_file(run_dir / "leaderboard.csv", lambda tmp: df.to_csv(tmp, index=False)))
     full = pd.concat([board, lb.baseline_rows(base, seed_ref)], ignore_index=True)
     lb.plot_pareto(board, base, run_dir / "pareto.png", seed_ref["val"] if seed_ref else None)
 
@@ -77,5 +79,5 @@ def write_outputs(run_dir: Path, grid, args, info: dict, ds, validation, seed_re
              "precision, recall, density and coverage; diversity is best at 1; lower is better for the rest.", "",
              lb.markdown(full, ["trial", "status", "pareto", "epochs", "best_epoch", "wall_s", "score", *POPULATION]
                          + PARAMS + (["lineage"] if args.scheduler == "pbt" else [])), ""]
-    (run_dir / "leaderboard.md").write_text("\n".join(lines))
+    write_text(run_dir / "leaderboard.md", "\n".join(lines))
     return board

@@ -22,6 +22,8 @@ import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from ecgmodels.atomic import write_text  # noqa: E402
+
 from .cluster import connect, make_tuner  # noqa: E402
 from .console import make_console  # noqa: E402
 from .console import state as console_state  # noqa: E402
@@ -163,7 +165,7 @@ def run_search(args, argv, info: dict, name: str, run_dir: Path, experiment_path
             "baselines": {name: {m: b[m] for m in (*POPULATION, "n_gen", "n_real")}
                           | {"score": scalarised(b["prd"], b["mmd"], floor, average)}
                           for name, b in (("floor", floor), ("average", average))}}
-    (run_dir / "run.json").write_text(json.dumps(info, indent=1))
+    write_text(run_dir / "run.json", json.dumps(info, indent=1))
     print(f"search '{name}': {args.num_samples} trials x {args.max_epochs} epochs on {resources['nodes']} node(s), "
           f"{resources['cpus']:g} CPUs, {resources['gpus']:g} GPUs\nvalidation baselines: real beats PRD {floor['prd']:.1f} %, "
           f"MMD² {floor['mmd']:.4f}, coverage {floor['coverage']:.2f}; average beat PRD {average['prd']:.1f} %, "
@@ -216,7 +218,7 @@ def run_search(args, argv, info: dict, name: str, run_dir: Path, experiment_path
         print("seed variant reference: interrupted; --resume trains it again", file=sys.stderr)
     # A resumed search adds this call's time to what the earlier calls spent (not replaces it).
     info["wall_s"] = earlier_wall_s + time.time() - t0
-    (run_dir / "run.json").write_text(json.dumps(info, indent=1))
+    write_text(run_dir / "run.json", json.dumps(info, indent=1))
     if grid is None:
         print(f"interrupted. Resume with: python -m search.tune --resume {run_dir}", file=sys.stderr)
         return EXIT_UNFINISHED
