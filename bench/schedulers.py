@@ -66,7 +66,9 @@ def summarise(run: Path) -> dict:
             "test": {"mmd_scale": (g["mmd"] - f["mmd"]) / (a["mmd"] - f["mmd"]), "mmd_v_ratio": ev.get("mmd_v_ratio"),
                      "precision": g["precision"] / f["precision"], "recall": g["recall"] / f["recall"],
                      "coverage": g["coverage"] / f["coverage"], "diversity": g["diversity"],
-                     "r_peak_rate": ev.get("shape", {}).get("r_peak_rate"), "usable": model["verdict"]["usable"]}}
+                     "r_peak_rate": ev.get("shape", {}).get("r_peak_rate"),
+                     "spread_profile_corr": ev.get("shape", {}).get("spread_profile_corr"),
+                     "usable": model["verdict"]["usable"]}}
 
 
 def table(rows: list[dict]) -> str:
@@ -75,14 +77,14 @@ def table(rows: list[dict]) -> str:
 
     lines = ["| scheduler | seed | trials | epochs | wall s | first usable (s) | first at the bar (s) | best val MMD² "
              "(real 0, avg 1) | test MMD² (real 0, avg 1) | test MMD²ᵥ / floor | precision / real | recall / real | "
-             "coverage / real | spread | R peak at R |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "coverage / real | spread | R peak at R | spread profile r |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         t = r["test"]
         lines.append(f"| {r['scheduler']} | {r['seed']} | {r['trials']} | {r['epochs']} | {r['wall_s']} | "
                      f"{s(r['first_usable_s'])} | {s(r['first_bar_s'])} | {r['best_val_scale']:.2f} | "
                      f"{t['mmd_scale']:.2f} | {t['mmd_v_ratio']:.2f} | {t['precision']:.2f} | {t['recall']:.2f} | "
-                     f"{t['coverage']:.2f} | {t['diversity']:.2f} | {t['r_peak_rate']:.2f} |")
+                     f"{t['coverage']:.2f} | {t['diversity']:.2f} | {t['r_peak_rate']:.2f} | {t['spread_profile_corr']:.2f} |")
     return "\n".join(lines)
 
 

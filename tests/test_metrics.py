@@ -173,6 +173,14 @@ def test_r_peak_rate_and_roughness_by_hand():
     zigzag = np.array([[[1.0, -1.0] * 5]])
     assert M.roughness(zigzag) == pytest.approx(16.0)
     assert M.roughness(np.linspace(0, 1, 10)[None, None]) == pytest.approx(0.0, abs=1e-20)
+    # spread profile: beats varying only at sample 2 vs a set varying there too (and twice as much): r = 1;
+    # vs one varying evenly everywhere but at sample 2: r = -1
+    real = np.zeros((2, 1, 5))
+    real[1, 0, 2] = 1.0
+    assert M.spread_profile_corr(2 * real, real) == pytest.approx(1.0)
+    even = np.zeros((2, 1, 5))
+    even[1, 0, [0, 1, 3, 4]] = 1.0
+    assert M.spread_profile_corr(even, real) == pytest.approx(-1.0)
 
 
 def test_report_on_synthetic_beats_has_intervals_and_a_verdict():
