@@ -4,11 +4,13 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import signal
 
 from .options import UsageError
 
 # Set by `python -m search.tune` (not by an in-process call of main(), e.g. from a notebook, whose
-# other children the reaper must not touch): stop this process's descendants when it is killed.
+# other children the reaper must not touch, and whose signals are its own): stop this process's
+# descendants when it is killed, and take SIGTERM as Ctrl-C.
 REAP_ON_DRIVER_DEATH = False
 
 
@@ -38,6 +40,11 @@ def connect(args: argparse.Namespace) -> dict:
             from . import reaper
 
             reaper.start()  # a SIGKILLed driver leaves no Ray agents behind (search/reaper.py)
+    if REAP_ON_DRIVER_DEATH:
+        # SIGTERM (`kill`, a job scheduler or container stopping the search) takes Ctrl-C's path: the
+        # trials stop, the run is left resumable, exit 3. Set after ray.init, which installs a handler
+        # of its own that aborts the process.
+        signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
     res = ray.cluster_resources()
     gpus, cpus = res.get("GPU", 0), res.get("CPU", 0)
     node_cpus = max((n["Resources"].get("CPU", 0) for n in ray.nodes() if n["Alive"]), default=0)

@@ -247,7 +247,4 @@ if __name__ == "__main__":
     from . import cluster
 
     cluster.REAP_ON_DRIVER_DEATH = True  # the process is ours alone: see search/reaper.py
-    # SIGTERM (`kill`, a scheduler or container stopping the job) takes Ctrl-C's path: trials stop,
-    # the run is left resumable, exit 3.
-    signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
     sys.exit(main())

@@ -253,8 +253,8 @@ def test_interrupted_search_resumes(synthetic_ludb, tmp_path):
 
 
 def test_pbt_takes_over_weights_records_lineage_and_resumes_after_sigterm(synthetic_ludb, tmp_path):
-    cmd = tune_cmd(synthetic_ludb, tmp_path, "pbt", "--smoke", "--num-samples", "4", "--max-epochs", "8",
-                   "--scheduler", "pbt", "--perturb-every", "2", "--max-concurrent", "2")
+    cmd = tune_cmd(synthetic_ludb, tmp_path, "pbt", "--smoke", "--num-samples", "4", "--max-epochs", "30",
+                   "--scheduler", "pbt", "--perturb-every", "3", "--max-concurrent", "2")
     proc = subprocess.Popen(cmd, cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     run_dir = tmp_path / "pbt"
     deadline = time.time() + 120
@@ -270,7 +270,9 @@ def test_pbt_takes_over_weights_records_lineage_and_resumes_after_sigterm(synthe
     res = run([sys.executable, "-m", "search.tune", "--resume", str(run_dir)])
     assert res.returncode == 0, res.stdout + res.stderr
     b = board(run_dir)
-    assert len(b) == 4 and (b["status"] == "completed").all() and (b["epochs"] == 8).all()
+    # every trial ended (the smoke space's tiny nets may collapse: an outcome, not a failure)
+    assert len(b) == 4 and set(b["status"]) <= {"completed", "collapsed"}
+    assert (b.loc[b["status"] == "completed", "epochs"] == 30).all() and (b["status"] == "completed").any()
     assert sorted(b["trial"]) == [0, 1, 2, 3]  # each trial keeps its own number through takeovers
     # With 2 trials at a time, the worse of them takes over the better's weights at a perturbation step.
     assert b["lineage"].fillna("").str.contains("@ epoch|trained by trial").any(), b[["trial", "lineage"]]
