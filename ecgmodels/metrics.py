@@ -332,6 +332,8 @@ def spread_profile_corr(gen: np.ndarray, real: np.ndarray) -> float:
     generator whose variation is a smooth wander spread evenly over the beat (which whole-beat MMD
     and k-NN metrics can let pass) scores near 0."""
     a, b = (np.asarray(x, dtype=np.float64).std(axis=0).ravel() for x in (gen, real))
+    if np.ptp(a) == 0 or np.ptp(b) == 0:  # e.g. identical beats: no profile to correlate
+        return 0.0
     return float(np.corrcoef(a, b)[0, 1])
 
 

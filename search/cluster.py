@@ -6,6 +6,8 @@ import os
 import random
 import signal
 
+import numpy as np
+
 from .options import UsageError
 
 # Set by `python -m search.tune` (not by an in-process call of main(), e.g. from a notebook, whose
@@ -83,7 +85,11 @@ def make_tuner(args, data_ref_kwargs: dict, settings: dict, experiment_path: str
             burn_in_period=args.perturb_every, hyperparam_mutations={"params": mutations}, quantile_fraction=0.25,
             resample_probability=0.25)
         param_space, samples = {"params": tune.grid_search(population)}, 1
-        random.seed(args.seed)  # PBT draws its perturbations from Python's `random` in this process
+        # PBT draws its perturbation factors from Python's `random` and its redraws from numpy's global
+        # state, in this process. Seeded, but which trial is perturbed when depends on timing: a PBT
+        # search is not reproducible run to run the way an Optuna one is.
+        random.seed(args.seed)
+        np.random.seed(args.seed)
     else:
         searcher = OptunaSearch(space=SPACES[args.space], metric=["prd", "mmd"], mode=["min", "min"], seed=args.seed)
     if args.scheduler == "asha":
@@ -94,7 +100,9 @@ def make_tuner(args, data_ref_kwargs: dict, settings: dict, experiment_path: str
     return tune.Tuner(
         trainable, param_space=param_space,
         tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=samples,
-                                    max_concurrent_trials=concurrent, reuse_actors=True,
+                                    # PBT: a reused actor restarted a paused trial's checkpoint numbering,
+                                    # overwriting its earlier checkpoints in place (seen in bench runs)
+                                    max_concurrent_trials=concurrent, reuse_actors=args.scheduler != "pbt",
                                     trial_dirname_creator=lambda t: f"trial_{params_of(t.config).get('trial_number', t.trial_id)}"),
         run_config=tune.RunConfig(name=name, storage_path=storage, verbose=2 if args.verbose else 0,
                                   failure_config=tune.FailureConfig(max_failures=2),

@@ -59,7 +59,10 @@ def load_resume(args: argparse.Namespace) -> tuple[argparse.Namespace, dict]:
 
     if not tune.Tuner.can_restore(info["experiment_path"]):
         raise UsageError(f"--resume {run}: {info['experiment_path']} holds no Tune experiment state to resume")
-    saved = argparse.Namespace(**info["args"])
+    from .options import build_parser
+
+    # options added since the run started take their defaults (validate() fills the derived ones)
+    saved = argparse.Namespace(**(vars(build_parser().parse_args([])) | info["args"]))
     saved.address, saved.verbose, saved.resume = args.address, args.verbose, args.resume
     print(f"resuming '{info['name']}' with its original options ({info['command']}); "
           "only --address and -v are taken from this call")

@@ -82,7 +82,10 @@ def lineage_text(best: dict, me: int) -> str:
     trial's weights ('trial 3 @ epoch 10 (g_lr 0.0004)': from trial 3 at epoch 10, going on with that
     learning rate), oldest first, and who trained the kept epoch when it was not the trial itself (a
     takeover brings the donor's best epoch along). Empty for a trial that only trained its own."""
-    parts = [f"trial {e['from']} @ epoch {e['epoch']} ({', '.join(f'{k} {v:.3g}' for k, v in e['set'].items())})"
+    def show(v) -> str:
+        return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+    parts = [f"trial {e['from']} @ epoch {e['epoch']} ({', '.join(f'{k} {show(v)}' for k, v in e['set'].items())})"
              for e in best.get("lineage", [])]
     if best.get("owner", me) != me:
         parts.append(f"epoch {best['epoch']} trained by trial {best['owner']}")
@@ -137,7 +140,10 @@ def run_trial(config: dict, data: dict, settings: dict) -> None:
         }
         last.clear()
         last.update(metrics)
-        if rep.epoch % int(settings.get("checkpoint_every", 1)) and rep.epoch < cfg.epochs:
+        # Under PBT a checkpoint is written at perturbation steps, at the end, and whenever the best
+        # epoch moves (so a row's metrics and its best.pt always agree, a collapsed trial's too)
+        if rep.epoch % int(settings.get("checkpoint_every", 1)) and rep.epoch < cfg.epochs \
+                and chosen["epoch"] != rep.epoch:
             tune.report(metrics)
         else:
             with tempfile.TemporaryDirectory() as d:
@@ -147,6 +153,17 @@ def run_trial(config: dict, data: dict, settings: dict) -> None:
         for hook in hooks:
             hook(rep.epoch)
 
+    if resume is not None and int(resume["epoch"]) >= cfg.epochs:
+        # PBT handed this trial a donor's checkpoint of the last epoch: nothing is left to train, but
+        # the trial's final row must still be its own (number, lineage), not the donor's last result.
+        chosen = best.metrics
+        tune.report({k: v for k, v in chosen.items() if k != "epoch"}
+                    | {f"last_{k}": chosen[k] for k in ("prd", "mmd", "coverage", "score")}
+                    | {"best_epoch": chosen["epoch"], "epoch": cfg.epochs, "trial_seed": seed, "trial_number": index,
+                       "node": node, "outcome": Outcome.COMPLETED.value, "resumed_from": int(resume["epoch"]),
+                       "d_loss": float("nan"), "g_loss": float("nan"), "train_diversity": float("nan"),
+                       "lineage": lineage_text(stamp(best.checkpoint, index, lineage), index)})
+        return
     with _injected_faults(index, hooks):
         result = train(cfg, data["train"], device, report, resume=resume)
     if result.outcome in (Outcome.DIVERGED, Outcome.COLLAPSED):

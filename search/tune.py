@@ -79,15 +79,16 @@ def main(argv: list[str] | None = None) -> int:
     # writing one experiment's checkpoints and leaderboard.
     lock = FileLock(run_dir / ".search.lock")
     try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        print(f"error: another search is running in {run_dir} (it holds {run_dir / '.search.lock'}); let it finish or "
-              "stop it (Ctrl-C) before resuming", file=sys.stderr)
-        return EXIT_USAGE
-    except OSError as exc:
-        print(f"error: cannot write in {run_dir} ({exc.strerror}); resume a copy in a writable folder", file=sys.stderr)
-        return EXIT_USAGE
-    try:
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            print(f"error: another search is running in {run_dir} (it holds {run_dir / '.search.lock'}); let it finish "
+                  "or stop it (Ctrl-C) before resuming", file=sys.stderr)
+            return EXIT_USAGE
+        except OSError as exc:
+            print(f"error: cannot write in {run_dir} ({exc.strerror}); resume a copy in a writable folder",
+                  file=sys.stderr)
+            return EXIT_USAGE
         return run_search(args, argv, info, name, run_dir, experiment_path, dcfg, datasets, t0)
     except KeyboardInterrupt:  # Ctrl-C outside Tune's own handling (data, Ray start-up, outputs)
         started = (run_dir / "run.json").is_file() and not json.loads((run_dir / "run.json").read_text() or "{}").get("starting")
