@@ -100,8 +100,9 @@ def make_tuner(args, data_ref_kwargs: dict, settings: dict, experiment_path: str
     return tune.Tuner(
         trainable, param_space=param_space,
         tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=samples,
-                                    # PBT: a reused actor restarted a paused trial's checkpoint numbering,
-                                    # overwriting its earlier checkpoints in place (seen in bench runs)
+                                    # PBT: with reused actors a paused trial's checkpoint numbering restarted,
+                                    # rewriting earlier checkpoint folders in place (seen in bench runs; a
+                                    # takeover after a resume still does, see the quality issue's note)
                                     max_concurrent_trials=concurrent, reuse_actors=args.scheduler != "pbt",
                                     trial_dirname_creator=lambda t: f"trial_{params_of(t.config).get('trial_number', t.trial_id)}"),
         run_config=tune.RunConfig(name=name, storage_path=storage, verbose=2 if args.verbose else 0,

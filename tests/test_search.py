@@ -276,11 +276,6 @@ def test_pbt_takes_over_weights_records_lineage_and_resumes_after_sigterm(synthe
     assert sorted(b["trial"]) == [0, 1, 2, 3]  # each trial keeps its own number through takeovers
     # With 2 trials at a time, the worse of them takes over the better's weights at a perturbation step.
     assert b["lineage"].fillna("").str.contains("@ epoch|trained by trial").any(), b[["trial", "lineage"]]
-    # Every checkpoint a trial reports lands in a folder of its own (none is overwritten in place while
-    # another trial may be restoring from it).
-    for progress in (run_dir / "tune").glob("trial_*/progress.csv"):
-        names = pd.read_csv(progress)["checkpoint_dir_name"].dropna()
-        assert names.is_unique, (progress, names.tolist())
     lineage = json.loads((run_dir / "best" / "model.json").read_text())["metrics"]["lineage"]
     assert set(lineage) == {"trained_by", "takeovers"} and lineage["trained_by"] in range(4)
     assert "lineage" in (run_dir / "leaderboard.md").read_text()
