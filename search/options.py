@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  python -m search.tune --smoke                       # a quick look, ~1 min on a laptop\n"
         "  python -m search.tune --num-samples 8 --max-epochs 10 --name quickstart\n"
         "  python -m search.tune --resume results/quickstart   # continue an interrupted search\n"
+        "  python -m search.tune --space small --scheduler pbt --num-samples 24 --max-epochs 60   # PBT, ~1 h on 2 CPUs\n"
         "  ray job submit --address http://127.0.0.1:8265 --working-dir . -- \\\n"
         "      python -m search.tune --num-samples 64 --gpus-per-trial 0.25 --storage-path s3://bucket/ecg\n"
         "exit status: 0 all trials ended; 1 trials errored beyond the retry budget; 2 bad options;\n"
@@ -50,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="none: Optuna proposes every trial, each trains all its epochs; asha: Optuna proposes, weak "
                    "trials stop early on the scalarised score; pbt: Population Based Training, --num-samples trials "
                    "drawn at random from the space train together, and every --perturb-every epochs the worst "
-                   "quarter take over the best quarter's weights with perturbed learning rates and loss weights "
+                   "quarter take over the best quarter's weights and configuration, going on with perturbed learning "
+                   "rates and loss weights; the leaderboard's lineage column says whose weights each trial carries "
                    "(default %(default)s)")
     s.add_argument("--perturb-every", type=int, help="pbt: epochs between exploit/explore steps (default: an "
                    "eighth of --max-epochs, at least 1)")
