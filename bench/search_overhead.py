@@ -64,7 +64,7 @@ def main() -> None:
     cpus = os.cpu_count() or 1
     ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
     ref = ray.put(data_payload(ds, 128))
-    settings = {"max_epochs": args.epochs, "seed": 0, "eval_n": 128, "gpus": 0, "threads": 1}
+    settings = {"max_epochs": args.epochs, "seed": 0, "eval_n": 128, "gpus": 0, "threads": 1, "checkpoint_every": 1}
     with tempfile.TemporaryDirectory() as storage:
         wall_ours, busy_ours = run("ours", ref, settings, args.trials, cpus, storage)
         wall_def, busy_def = run("defaults", ref, settings, args.trials, cpus, storage)

@@ -42,9 +42,9 @@ class GanConfig:
     # beats lack (bench/RESULTS.md, "Output ripple"). 'linear' interpolates instead.
     g_upsample: str = "nearest"
     # Add the mean training beat to the output (a constant buffer, set when training starts), so the
-    # networks learn only how beats differ from the average one. Measured: G trained on moment
-    # matching alone sits ~600 steps drawing noise before it finds the beat's shape; with the offset it
-    # is past that in under 250 (bench/RESULTS.md, "Mean-beat offset"). The seed had none.
+    # networks learn only how beats differ from the average one. Measured (bench/mean_beat.py): G
+    # trained on moment matching alone draws noise for ~700 steps before it finds the beat's shape;
+    # with the offset, ~40. The seed had none.
     g_mean_beat: bool = False
     # --- discriminator: convs (max-pool x2 after every `d_pool_every`) -> flatten -> linear logit
     d_channels: tuple[int, ...] = (32, 64, 128, 256)

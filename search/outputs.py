@@ -33,8 +33,8 @@ def write_outputs(run_dir: Path, grid, args, info: dict, ds, validation, seed_re
         return board
     base = info["baselines"]
     # checkpoint paths relative to the run folder, so a moved or shared folder still exports its trials
-    board.assign(checkpoint=[lb.relative_to_run(run_dir, c) if c else c for c in board["checkpoint"]]) \
-        .pipe(lambda df: replace_file(run_dir / "leaderboard.csv", lambda tmp: df.to_csv(tmp, index=False)))
+    rel = board.assign(checkpoint=[lb.relative_to_run(run_dir, c) if c else c for c in board["checkpoint"]])
+    replace_file(run_dir / "leaderboard.csv", lambda tmp: rel.to_csv(tmp, index=False))
     full = pd.concat([board, lb.baseline_rows(base, seed_ref)], ignore_index=True)
     lb.plot_pareto(board, base, run_dir / "pareto.png", seed_ref["val"] if seed_ref else None)
 

@@ -31,6 +31,8 @@ from .space import params_of, to_gan_config
 
 # Reported instead of real values when a trial diverged (NaN): the worst finite values.
 PENALTY = {m: 0.0 if m in HIGHER_BETTER or m == "diversity" else NO_METRICS for m in POPULATION} | {"score": NO_METRICS}
+# Also reported for the epoch just trained, as last_<name> (PBT ranks trials by last_score)
+LAST = ("prd", "mmd", "coverage", "score")
 
 @contextlib.contextmanager
 def _injected_faults(index: int, epoch_hook: list):
@@ -125,24 +127,28 @@ def run_trial(config: dict, data: dict, settings: dict) -> None:
     hooks: list = []
     last: dict = {}
 
-    def report(rep) -> None:
-        now = best.update(rep)
+    def row(now: dict, epoch: int, losses: dict) -> dict:
+        """What a report says: the best epoch's metrics, `now`'s as last_*, and who the trial is."""
         chosen = best.metrics
-        metrics = {k: chosen[k] for k in now} | {f"last_{k}": now[k] for k in ("prd", "mmd", "coverage", "score")} | {
-            "best_epoch": chosen["epoch"],
-            "epoch": rep.epoch, "d_loss": rep.metrics["d_loss"], "g_loss": rep.metrics["g_loss"],
-            # the training loop's collapse check (G on fixed noise), not the evaluated 'diversity'
-            "train_diversity": rep.metrics["diversity"], "trial_seed": seed, "trial_number": index, "node": node,
-            "outcome": Outcome.COMPLETED.value if rep.epoch == cfg.epochs else "running",
+        return {k: chosen[k] for k in now} | {f"last_{k}": now[k] for k in LAST} | losses | {
+            "best_epoch": chosen["epoch"], "epoch": epoch, "trial_seed": seed, "trial_number": index, "node": node,
+            "outcome": Outcome.COMPLETED.value if epoch == cfg.epochs else "running",
             "resumed_from": int(resume["epoch"]) if resume else 0,
             # whose weights the best epoch grew from (PBT), stamped on the best checkpoint when it was taken
             "lineage": lineage_text(stamp(best.checkpoint, index, lineage), index),
         }
+
+    def report(rep) -> None:
+        now = best.update(rep)
+        chosen = best.metrics
+        metrics = row(now, rep.epoch, {"d_loss": rep.metrics["d_loss"], "g_loss": rep.metrics["g_loss"],
+                                       # the training loop's collapse check (G on fixed noise), not 'diversity'
+                                       "train_diversity": rep.metrics["diversity"]})
         last.clear()
         last.update(metrics)
         # Under PBT a checkpoint is written at perturbation steps, at the end, and whenever the best
         # epoch moves (so a row's metrics and its best.pt always agree, a collapsed trial's too)
-        if rep.epoch % int(settings.get("checkpoint_every", 1)) and rep.epoch < cfg.epochs \
+        if rep.epoch % settings["checkpoint_every"] and rep.epoch < cfg.epochs \
                 and chosen["epoch"] != rep.epoch:
             tune.report(metrics)
         else:
@@ -156,13 +162,9 @@ def run_trial(config: dict, data: dict, settings: dict) -> None:
     if resume is not None and int(resume["epoch"]) >= cfg.epochs:
         # PBT handed this trial a donor's checkpoint of the last epoch: nothing is left to train, but
         # the trial's final row must still be its own (number, lineage), not the donor's last result.
-        chosen = best.metrics
-        tune.report({k: v for k, v in chosen.items() if k != "epoch"}
-                    | {f"last_{k}": chosen[k] for k in ("prd", "mmd", "coverage", "score")}
-                    | {"best_epoch": chosen["epoch"], "epoch": cfg.epochs, "trial_seed": seed, "trial_number": index,
-                       "node": node, "outcome": Outcome.COMPLETED.value, "resumed_from": int(resume["epoch"]),
-                       "d_loss": float("nan"), "g_loss": float("nan"), "train_diversity": float("nan"),
-                       "lineage": lineage_text(stamp(best.checkpoint, index, lineage), index)})
+        nan = float("nan")
+        tune.report(row({k: v for k, v in best.metrics.items() if k != "epoch"}, cfg.epochs,
+                        {"d_loss": nan, "g_loss": nan, "train_diversity": nan}))
         return
     with _injected_faults(index, hooks):
         result = train(cfg, data["train"], device, report, resume=resume)
@@ -170,7 +172,7 @@ def run_trial(config: dict, data: dict, settings: dict) -> None:
         final = dict(last) if result.outcome == Outcome.COLLAPSED and last else {
             **PENALTY, "epoch": result.epochs, "trial_seed": seed, "trial_number": index, "node": node,
             "d_loss": float("nan"), "g_loss": float("nan"), "best_epoch": 0, "lineage": "",
-            **{f"last_{k}": PENALTY[k] for k in ("prd", "mmd", "coverage", "score")},
+            **{f"last_{k}": PENALTY[k] for k in LAST},
             "resumed_from": int(resume["epoch"]) if resume else 0}
         final["outcome"] = result.outcome.value
         final["message"] = result.message
