@@ -34,8 +34,8 @@ from .windows import REJECT_REASONS, RecordWindows, cut_record
 
 # Part of every key: bump it whenever cutting, rejection, splitting or scaling code changes, so
 # entries built by older code are not mistaken for current ones (the key cannot hash the code).
-FORMAT_VERSION = 3
-_ARRAYS = ("windows", "record", "peak", "lead", "split", "rhythm")
+FORMAT_VERSION = 4  # 4: annotated fiducials per window
+_ARRAYS = ("windows", "record", "peak", "lead", "split", "rhythm", "fiducials")
 
 
 class CacheError(RuntimeError):
@@ -53,6 +53,8 @@ class WindowDataset:
 
     windows: float32 [n, 1, window] in [-1, 1]; multiply by `scale_mv` for millivolts.
     record, peak: int32 record id and R-peak sample index in that record; lead, split, rhythm: str.
+    fiducials: int16 [n, 7], LUDB's annotated P/QRS/T points (`ludb.FIDUCIALS`) as window sample
+    indices, -1 where not annotated or outside the window.
     meta: counts, rejection counts, skipped records, parameters, key (JSON-serialisable).
     """
 
@@ -62,6 +64,7 @@ class WindowDataset:
     lead: np.ndarray
     split: np.ndarray
     rhythm: np.ndarray
+    fiducials: np.ndarray
     meta: dict
 
     @property
@@ -94,12 +97,20 @@ class WindowDataset:
             raise ValueError(f"split {split!r} is not one of {SPLITS}")
         return self.lead[self.split == split]
 
+    def fiducials_of(self, split: str) -> np.ndarray:
+        """LUDB's annotated fiducial points of each window of `part(split)` (see the class docstring)."""
+        if split not in SPLITS:
+            raise ValueError(f"split {split!r} is not one of {SPLITS}")
+        return self.fiducials[self.split == split]
+
     def evaluation_inputs(self, split: str) -> dict:
         """Keyword arguments for `ecgmodels.metrics.report` on `split`: train and held-out beats,
-        their records, the training leads (for per-lead average beats), and where the R peak sits."""
+        their records, the training leads (for per-lead average beats), where the R peak sits, the
+        scale to mV and the held-out beats' annotated fiducials (for the P/QRS/T features)."""
         return {"train": self.part("train"), "real": self.part(split), "records": self.records_of(split),
                 "r_index": self.config.r_index, "fs": float(self.meta["fs"]),
-                "train_records": self.records_of("train"), "train_leads": self.leads_of("train")}
+                "train_records": self.records_of("train"), "train_leads": self.leads_of("train"),
+                "scale_mv": self.scale_mv, "real_points": self.fiducials_of(split)}
 
     def to_mv(self, x: np.ndarray) -> np.ndarray:
         """Scaled windows (any shape) back to millivolts."""
@@ -249,6 +260,7 @@ def build(root: Path, cfg: DatasetConfig, key: str, workers: int | None = None, 
         lead=np.concatenate([c.leads for c in rows]).astype(str),
         split=split,
         rhythm=rhythm,
+        fiducials=np.concatenate([np.reshape(c.fiducials, (-1, len(ludb.FIDUCIALS))) for c in rows]).astype(np.int16),
     )
     return WindowDataset(meta=meta, **arrays)
 

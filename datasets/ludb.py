@@ -236,9 +236,9 @@ def read_record(root: Path, name: str) -> Record:
 ANNOTATION_SYMBOLS = frozenset("()pNt")
 
 
-def read_qrs_peaks(root: Path, name: str, lead: str, n_samples: int | None = None) -> np.ndarray | None:
-    """Sample indices of the QRS peaks (symbol 'N') annotated on `lead`, or None when the lead's
-    annotation file is missing or empty (the caller then falls back to a detector).
+def read_waves(root: Path, name: str, lead: str, n_samples: int | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """The wave annotations of `lead`: (sample indices int64, symbols str), in order, or None when the
+    lead's annotation file is missing or empty (the caller then falls back to a detector).
 
     A file that wfdb cannot parse, or that parses into something LUDB never writes (other symbols,
     samples out of order or outside the record's `n_samples`), raises LudbError naming it: garbage
@@ -259,8 +259,52 @@ def read_qrs_peaks(root: Path, name: str, lead: str, n_samples: int | None = Non
         raise LudbError(f"{path} does not hold LUDB wave annotations (symbols {sorted(map(str, odd))[:5] or 'ok'}, samples "
                         f"{samples.min() if samples.size else '-'}..{samples.max() if samples.size else '-'} for a "
                         f"record of {n_samples} samples): corrupt; restore it from PhysioNet")
-    peaks = samples[np.asarray(ann.symbol) == "N"] if samples.size else samples
+    return samples, np.asarray(ann.symbol, dtype=str)
+
+
+def qrs_peaks(waves: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray | None:
+    """Sample indices of the QRS peaks (symbol 'N') among `read_waves`' annotations, or None if none."""
+    if waves is None:
+        return None
+    samples, symbols = waves
+    peaks = samples[symbols == "N"]
     return peaks if peaks.size else None
+
+
+# Annotated fiducial points kept per window, in this order (window-relative sample index, -1 = absent).
+FIDUCIALS = ("p_on", "p_peak", "p_off", "qrs_on", "qrs_off", "t_peak", "t_off")
+
+
+def fiducials_at(waves: tuple[np.ndarray, np.ndarray], peak: int) -> np.ndarray:
+    """Record sample indices of FIDUCIALS for the beat whose QRS peak is annotated at `peak`: its own
+    QRS onset/offset, the P wave annotated between the previous QRS and it, and the T wave annotated
+    between it and the next QRS. -1 where LUDB's cardiologists marked none (no P in atrial fibrillation,
+    a wave without its onset or offset)."""
+    samples, symbols = waves
+    out = np.full(len(FIDUCIALS), -1, dtype=np.int64)
+    at = np.flatnonzero((symbols == "N") & (samples == peak))
+    if not at.size:
+        return out
+    i = int(at[0])
+
+    def edges(j: int) -> tuple[int, int]:  # the '(' and ')' right around the peak symbol at j
+        on = samples[j - 1] if j > 0 and symbols[j - 1] == "(" else -1
+        off = samples[j + 1] if j + 1 < len(symbols) and symbols[j + 1] == ")" else -1
+        return int(on), int(off)
+
+    out[3], out[4] = edges(i)
+    for step, wave in ((-1, "p"), (1, "t")):
+        j = i + step
+        while 0 <= j < len(symbols) and symbols[j] != "N":
+            if symbols[j] == wave:
+                on, off = edges(j)
+                if wave == "p":
+                    out[0], out[1], out[2] = on, samples[j], off
+                else:
+                    out[5], out[6] = samples[j], off
+                break
+            j += step
+    return out
 
 
 def read_metadata(root: Path) -> pd.DataFrame:

@@ -25,7 +25,7 @@ import numpy as np
 from scipy import signal as sps
 
 from .config import DatasetConfig
-from .ludb import LudbError, read_qrs_peaks, read_record
+from .ludb import FIDUCIALS, LudbError, fiducials_at, qrs_peaks, read_record, read_waves
 
 REJECT_REASONS = ("edge", "clipped", "flat", "amplitude", "low_corr")
 
@@ -38,6 +38,8 @@ class RecordWindows:
     windows: np.ndarray
     leads: list[str] = field(default_factory=list)  # lead of each window
     peaks: list[int] = field(default_factory=list)  # R-peak sample index in the record, per window
+    # Annotated FIDUCIALS per window, window-relative samples, -1 absent (all -1 for detected peaks)
+    fiducials: list[np.ndarray] = field(default_factory=list)
     rejected: Counter = field(default_factory=Counter)  # reason -> beats rejected
     skipped: list[str] = field(default_factory=list)  # "lead: reason" for (record, lead) pairs skipped
     detector_used: list[str] = field(default_factory=list)  # leads whose peaks came from the detector
@@ -120,10 +122,11 @@ def cut_record(root: Path, name: str, cfg: DatasetConfig) -> RecordWindows:
             continue
         filt = highpass(raw, rec.fs, cfg.highpass_hz) if cfg.highpass_hz else raw
         try:
-            peaks = read_qrs_peaks(root, name, lead, len(raw))
+            waves = read_waves(root, name, lead, len(raw))
         except LudbError as exc:
             out.skipped.append(f"{lead}: {exc}")
             continue
+        peaks = qrs_peaks(waves)
         if peaks is None:
             peaks = detect_r_peaks(filt, rec.fs)
             out.detector_used.append(lead)
@@ -152,6 +155,9 @@ def cut_record(root: Path, name: str, cfg: DatasetConfig) -> RecordWindows:
             cand_peaks = [p for p, g in zip(cand_peaks, good) if g]
         kept += cand
         out.peaks += cand_peaks
+        for peak in cand_peaks:  # the cardiologists' P/QRS/T marks, moved into window coordinates
+            fid = fiducials_at(waves, peak) - (peak - cfg.r_index) if waves is not None else np.full(len(FIDUCIALS), -1)
+            out.fiducials.append(np.where((fid >= 0) & (fid < cfg.window), fid, -1))
         out.leads += [lead] * len(cand)
     if kept:
         out.windows = np.stack(kept).astype(np.float32)

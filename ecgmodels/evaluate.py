@@ -47,8 +47,46 @@ def rows_of(rep: dict, label: str, extra: list[tuple[str, dict]] = ()) -> list[t
             ("average training beat + N(0, 0.01²)", rep["average"])]
 
 
-def markdown(rep: dict, label: str, extra: list[tuple[str, dict]] = (), legacy_extra: list[tuple[str, dict]] = ()) -> str:
-    """The test section: verdict, main table, legacy table, how to read it."""
+def _fmt(v: float | None, unit: str) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.0%}" if unit == "share" else f"{v:.0f}" if unit == "ms" else f"{v:.3f}"
+
+
+def features_markdown(rep: dict, label: str, extra: list[tuple[str, dict]] = ()) -> str:
+    """The P/QRS/T section of a report with features (metrics.report with `scale_mv`): plausibility
+    checks, then one row per feature: the held-out real beats' median ± sd (delineated, and from
+    LUDB's annotations), and each set's Wasserstein-1 distance to them. `extra`: (label,
+    fidelity rows) of other generators (e.g. the seed variant's features['generated'])."""
+    from .fiducial import FEATURES
+
+    feat, pl = rep["features"], rep["plausibility"]
+    sets = [(label, feat["generated"]), *extra, ("real-vs-real floor", feat["floor"]), ("average beat", feat["average"])]
+    checks = "; ".join(f"{c['check']} {c['value']:.0%} (real {c['real']:.0%}) {'ok' if c['ok'] else '**FAILS**'}"
+                       for c in pl["checks"])
+    lines = [f"**Plausible ECG: {'yes' if pl['plausible'] else 'NO'}** ({checks}).", "",
+             "P/QRS/T features (neurokit2's DWT delineator on every set alike; W1 = Wasserstein-1 distance to the "
+             "held-out real beats' distribution, lower is better; for P wave, the difference in share). Standing: "
+             "the generator's W1 within 2x the floor's = close, 4x = near, beyond = far.", "",
+             "| feature | unit | real (delineated) | real (annotated) | " + " | ".join(f"W1 {lbl}" for lbl, _ in sets)
+             + " | standing |", "|---|---|---:|---:|" + "---:|" * len(sets) + "---|"]
+
+    def spread(row: dict, unit: str) -> str:
+        if "median" not in row:
+            return _fmt(row["rate"], "share")
+        return "-" if row["median"] is None else f"{_fmt(row['median'], unit)} ± {_fmt(row['sd'], unit)}"
+
+    for name, (unit, _) in FEATURES.items():
+        ann = spread(feat["annotated"][name], unit) if "annotated" in feat else "-"
+        w1 = " | ".join(_fmt(rows[name]["w1"], unit) for _, rows in sets)
+        lines.append(f"| {name} | {unit} | {spread(feat['real'][name], unit)} | {ann} | {w1} | {feat['standing'][name]} |")
+    return "\n".join(lines)
+
+
+def markdown(rep: dict, label: str, extra: list[tuple[str, dict]] = (), legacy_extra: list[tuple[str, dict]] = (),
+             extra_features: list[tuple[str, dict]] = ()) -> str:
+    """The test section: verdict, main table, P/QRS/T table (when the report has features), legacy
+    table, how to read it."""
     g = rep["generated"]
     k = rep["kernel"]
     rows = rows_of(rep, label, extra)
@@ -62,9 +100,20 @@ def markdown(rep: dict, label: str, extra: list[tuple[str, dict]] = (), legacy_e
         table(rows), "",
         f"Copy check: median distance of generated beats to their nearest training beat over that of held-out "
         f"real beats = {rep['copy_ratio']:.2f} (well below 1 would mean copying).", "",
+        *([features_markdown(rep, label, extra_features), ""] if "features" in rep else []),
         "The seed's own definitions (random pairing; labelled legacy: they reward average-looking beats):", "",
         table([(lbl, ev) for lbl, ev in rows if any(m in ev for m in LEGACY)] + list(legacy_extra), LEGACY_COLUMNS),
     ])
+
+
+def verdict_of(rep: dict, usable_on_validation: bool | None) -> dict:
+    """model.json's `verdict`: the test split's (metrics.verdict), whether the trial's validation MMD^2
+    beat the average beat's (the rule it was chosen by; None when its run recorded no baseline), and
+    `usable`: below the average beat on both splits, and not flagged as implausible ECG."""
+    v = rep["verdict"]
+    return v | {"validation_beats_average_beat": usable_on_validation,
+                "usable": bool(v["beats_average_beat"] and usable_on_validation is not False
+                               and v.get("plausible") is not False)}
 
 
 def write_into_leaderboard(path: Path, section: str) -> None:
@@ -133,9 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         info["evaluation"] = rep
         info["kernel"] = kernel.to_dict()
-        old = info.get("verdict", {}).get("validation_beats_average_beat")
-        info["verdict"] = rep["verdict"] | {"validation_beats_average_beat": old,
-                                            "usable": bool(rep["verdict"]["beats_average_beat"] and old is not False)}
+        info["verdict"] = verdict_of(rep, info.get("verdict", {}).get("validation_beats_average_beat"))
         write_text(folder / "model.json", json.dumps(info, indent=1))  # model.json is not among the hashed files
         write_text(folder / "evaluation.md", section)
         board = folder.parent / "leaderboard.md"

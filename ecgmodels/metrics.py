@@ -460,15 +460,19 @@ TEST_SEED_OFFSET = 1_000_000_000  # test-split noise seed = the run's seed + thi
 def report(generator: Callable[[int, int], np.ndarray] | np.ndarray, train: np.ndarray, real: np.ndarray,
            records: np.ndarray, kernel: Kernel, n: int, seed: int, *, bootstrap: int = BOOTSTRAP,
            train_records: np.ndarray | None = None, train_leads: np.ndarray | None = None,
-           r_index: int | None = None, fs: float = 500.0) -> dict:
+           r_index: int | None = None, fs: float = 500.0, scale_mv: float | None = None,
+           real_points: np.ndarray | None = None) -> dict:
     """The full evaluation of a generator on a held-out split (the test split, for a chosen generator).
 
     Draws `n` beats with noise seed `seed` + TEST_SEED_OFFSET (validation, which chose the generator,
     used `seed` itself), scores them and both baselines with record-bootstrap intervals, and adds the
     seed's legacy metrics, the copy ratio, the V-statistic MMD^2 as a multiple of real beats'
-    (`mmd2_v`), the shape checks (with `r_index`) and a verdict. Returns {'generated', 'floor',
-    'average': evaluate(...) results, 'copy_ratio', 'mmd_v_ratio', 'kernel', 'noise_seed', 'verdict':
-    {...}, and with `r_index` 'shape': shape(...)}.
+    (`mmd2_v`), the shape checks (with `r_index`) and a verdict. With `r_index` and `scale_mv` (mV per
+    scaled unit) also the P/QRS/T features of every set against the held-out beats' (`real_points`:
+    their annotated fiducials, when known) and whether the generated beats are plausible ECG at all.
+    Returns {'generated', 'floor', 'average': evaluate(...) results, 'copy_ratio', 'mmd_v_ratio',
+    'kernel', 'noise_seed', 'verdict': {...}, with `r_index` 'shape': shape(...), and with `scale_mv`
+    'features': fiducial.compare(...) and 'plausibility': fiducial.plausibility(...)}.
     """
     noise_seed = seed + TEST_SEED_OFFSET
     gen = draw(generator, n, noise_seed)
@@ -476,25 +480,38 @@ def report(generator: Callable[[int, int], np.ndarray] | np.ndarray, train: np.n
     base = baselines(train, real, records, kernel, n, seed=seed, bootstrap=bootstrap, seed_metrics=True,
                      train_records=train_records, train_leads=train_leads)
     extra = {} if r_index is None else {"shape": shape(gen, real, r_index, fs)}
+    if r_index is not None and scale_mv is not None:
+        from . import fiducial  # the delineator (neurokit2) loads only when features are asked for
+
+        mv = [np.asarray(x, dtype=np.float64) * scale_mv for x in
+              (gen, stand_in(train, n, seed), average_beat(train, n, seed, leads=train_leads), real)]
+        extra["features"] = fiducial.compare(*mv, r_index, fs, real_points)
+        extra["plausibility"] = fiducial.plausibility(extra["features"], extra["shape"]["r_peak_rate"],
+                                                      extra["shape"]["r_peak_rate_real"])
     # generated vs real beats' V-statistic MMD^2, each against the held-out split, at the same n
     v_ratio = mmd2_v(gen, real, kernel) / mmd2_v(stand_in(train, n, seed), real, kernel)
     return {"generated": ev, **base, "copy_ratio": copy_ratio(gen, train, real), "mmd_v_ratio": v_ratio,
-            "kernel": kernel.to_dict(),
-            "noise_seed": noise_seed, "verdict": verdict(ev, base), **extra}
+            "kernel": kernel.to_dict(), "noise_seed": noise_seed,
+            "verdict": verdict(ev, base, extra.get("plausibility")), **extra}
 
 
-def verdict(ev: dict, base: dict) -> dict:
+def verdict(ev: dict, base: dict, plausibility: dict | None = None) -> dict:
     """Plain-language standing of a generator against the baselines on one split.
 
     `beats_average_beat`: its MMD^2 is below the average-beat baseline's (the least a usable generator
     must do; a generator that fails it draws something less like the real population than one fixed
-    beat). `summary`: one sentence for the console, model.json and leaderboard.md."""
+    beat). `plausible` (with `plausibility`, from fiducial.plausibility; None without): its beats
+    have a QRS at the R index, P and T waves about as often as real beats: noise and sinusoids fail,
+    whatever their MMD^2. `summary`: one sentence for the console, model.json and leaderboard.md."""
     ok = beats_average(ev, base["average"])
     f, a = base["floor"]["mmd"], base["average"]["mmd"]
     fraction = (ev["mmd"] - f) / (a - f)
     summary = (f"MMD^2 {ev['mmd']:.3g} ({fraction:.2f} on a scale where real beats, {f:.3g}, are 0 and the average "
                f"beat, {a:.3g}, is 1); coverage {ev['coverage']:.2f} (real {base['floor']['coverage']:.2f}), "
                f"recall {ev['recall']:.2f} (real {base['floor']['recall']:.2f}), diversity {ev['diversity']:.2f} of real")
+    plausible = None if plausibility is None else bool(plausibility["plausible"])
+    if plausible is False:
+        summary = f"NOT PLAUSIBLE ECG: {'; '.join(plausibility['failed'])}. " + summary
     if not ok:
         summary = "NOT USABLE: worse than drawing the average training beat. " + summary
-    return {"beats_average_beat": ok, "mmd_real0_average1": fraction, "summary": summary}
+    return {"beats_average_beat": ok, "plausible": plausible, "mmd_real0_average1": fraction, "summary": summary}

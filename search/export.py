@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ecgmodels.evaluate import verdict_of
 from ecgmodels.export import export
 from ecgmodels.metrics import POPULATION, Kernel, draw, fit_kernel, report
 from ecgmodels.sample import plot_side_by_side
@@ -87,18 +88,13 @@ def export_row(row: pd.Series, ds, out_dir: Path, eval_n: int, select: str, samp
     return rep
 
 
-def verdict_of(rep: dict, usable_on_validation: bool | None) -> dict:
-    """model.json's `verdict`: the test split's (metrics.verdict) and whether the trial's validation
-    MMD^2 beat the average beat's, the rule it was chosen by (None when the run recorded no baseline)."""
-    return rep["verdict"] | {"validation_beats_average_beat": usable_on_validation,
-                             "usable": bool(rep["verdict"]["beats_average_beat"] and usable_on_validation is not False)}
-
-
 def short_verdict(rep: dict) -> str:
     """One plot-title line: usable or not, and the diversity figures beside real beats'."""
     g, f = rep["generated"], rep["floor"]
     head = "usable (MMD² below the average beat's)" if rep["verdict"]["beats_average_beat"] else \
         "NOT USABLE (MMD² not below the average beat's)"
+    if rep["verdict"].get("plausible") is False:
+        head = "NOT PLAUSIBLE ECG; " + head
     return (f"{head}; test coverage {g['coverage']:.2f} (real {f['coverage']:.2f}), recall {g['recall']:.2f} "
             f"(real {f['recall']:.2f}), diversity {g['diversity']:.2f}")
 

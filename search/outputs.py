@@ -45,7 +45,10 @@ def write_outputs(run_dir: Path, grid, args, info: dict, ds, validation, seed_re
         extra = [(f"seed variant (epoch {seed_ref['best_epoch']} of {seed_ref['epochs']})", seed_ref["test"]["generated"])] \
             if seed_ref else []
         published = [("the seed's published table (mean [min, max]; its leaky split, hand-cleaned)", SEED_PUBLISHED)]
-        test_md = test_markdown(rep, f"best searched (trial {row['trial']}, {args.select})", extra, published)
+        seed_features = [("seed variant", seed_ref["test"]["features"]["generated"])] \
+            if seed_ref and "features" in seed_ref["test"] else []
+        test_md = test_markdown(rep, f"best searched (trial {row['trial']}, {args.select})", extra, published,
+                                seed_features)
         exported = f"trial {row['trial']} (rule: {args.select}) exported to `best/`"
         if isinstance(row.get("lineage"), str) and row["lineage"]:
             exported += f"; its weights came through PBT from {row['lineage']}"
@@ -56,6 +59,8 @@ def write_outputs(run_dir: Path, grid, args, info: dict, ds, validation, seed_re
                   f"exporting trial {row['trial']} anyway, marked as such", flush=True)
         elif not rep["verdict"]["beats_average_beat"]:
             exported += ". **On the test split it does not beat the average beat: marked NOT USABLE**"
+        if rep["verdict"].get("plausible") is False:
+            exported += f". **Its beats are NOT PLAUSIBLE ECG ({'; '.join(rep['plausibility']['failed'])})**"
         print(f"best: trial {row['trial']}. Test split: {rep['verdict']['summary']}", flush=True)
     except ValueError as exc:
         exported = f"nothing exported: {exc}"
