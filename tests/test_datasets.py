@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from datasets import CacheError, DatasetConfig, LudbError, load_or_build, locate, parse_leads, read_metadata
+from datasets import ludb
 from datasets.ludb import read_record
 from datasets.split import split_records
 from datasets.synthetic import write_checksums, write_record
@@ -305,6 +306,13 @@ def test_real_ludb_lead_ii(real_ludb, tmp_path):
     assert m["per_split"]["train"] > 8 * m["per_split"]["test"] / 2
     # LUDB's 'N' marks sit 0-1 samples before the lead-II maximum; allow 3 samples (6 ms).
     assert (np.abs(np.argmax(np.abs(ds.windows[:, 0]), axis=1) - 150) <= 3).mean() > 0.9
+    # the cardiologists' marks, in window coordinates: QRS onset before R and offset after it in every
+    # annotated beat; a P wave before the QRS in most (LUDB has atrial fibrillation, without one)
+    f = {name: ds.fiducials[:, i] for i, name in enumerate(ludb.FIDUCIALS)}
+    on, off = f["qrs_on"][f["qrs_on"] >= 0], f["qrs_off"][f["qrs_off"] >= 0]
+    assert len(on) > 0.98 * len(ds.windows) and (on < 150).all() and (off > 150).all()
+    p = f["p_peak"] >= 0
+    assert 0.7 < p.mean() < 0.95 and (f["p_peak"][p] < f["qrs_on"][p]).all()
     ds2, hit2 = load_or_build(real_ludb, DatasetConfig(), cache_dir=tmp_path)
     assert hit2 and ds2.key == ds.key
 
