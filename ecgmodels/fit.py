@@ -16,7 +16,7 @@ import torch
 from .best import BestEpoch, Validation
 from .config import VARIANTS, GanConfig, variant
 from .export import export
-from .metrics import LEGACY, POPULATION, report
+from .metrics import LEGACY, POPULATION, draw, report
 from .train import Outcome, networks, resolve_device, sampler, train
 
 
@@ -148,13 +148,16 @@ def main(argv: list[str] | None = None) -> int:
     val = best.metrics if best is not None and best.metrics else validation.score(sampler(G)(validation.n, cfg.seed))
     test = report(sampler(G), **ds.evaluation_inputs("test"), kernel=validation.kernel, n=args.eval_n, seed=cfg.seed)
     out = Path(args.out or f"results/train-{args.variant}")
+    from . import report as page
+    from .evaluate import markdown, verdict_of
+
     summary = {"outcome": result.outcome.value, "epochs_trained": result.epochs, "epoch": epoch, "kept": args.keep,
                "train_seconds": round(seconds, 2), "validation": val}
     export(out, G, D, cfg, dataset=ds.meta, metrics=summary,
-           extra={"kernel": validation.kernel.to_dict(), "evaluation": test,
-                  "verdict": test["verdict"] | {"usable": test["verdict"]["beats_average_beat"]}})
-    from .evaluate import markdown
-
+           extra={"kernel": validation.kernel.to_dict(), "evaluation": test, "verdict": verdict_of(test, None)})
+    page.write(out, test, draw(sampler(G), args.eval_n, test["noise_seed"]) * ds.scale_mv, ds.to_mv(ds.part("test")),
+               ds.config.r_index, float(ds.meta["fs"]), f"{args.variant} (epoch {epoch})",
+               f"written by python -m ecgmodels.train; re-create with python -m ecgmodels.report --model {out.as_posix()}")
     section = markdown(test, f"{args.variant} (epoch {epoch})")
     (out / "metrics.md").write_text(f"# {args.variant}: {result.outcome.value}, {result.epochs} epochs, "
                                     f"epoch {epoch} kept ({args.keep})\n\n{section}\n")
@@ -162,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
 
     pd.DataFrame(metrics_rows(test)).to_csv(out / "metrics.csv", index=False)
     print(section)
-    print(f"export written to {out}/ (generator.pt2, model.json, checkpoint.pt, metrics.md, metrics.csv)")
+    print(f"export written to {out}/ (generator.pt2, model.json, checkpoint.pt, metrics.md, metrics.csv, report.html, report.png)")
     return 0 if result.outcome in (Outcome.COMPLETED, Outcome.STOPPED) else 3
 
 

@@ -22,6 +22,7 @@ import pandas as pd
 from ecgmodels.evaluate import verdict_of
 from ecgmodels.export import export
 from ecgmodels.metrics import POPULATION, Kernel, draw, fit_kernel, report
+from ecgmodels.report import write as write_report
 from ecgmodels.sample import plot_side_by_side
 from ecgmodels.train import CheckpointError, load_checkpoint, networks, sampler
 
@@ -81,10 +82,15 @@ def export_row(row: pd.Series, ds, out_dir: Path, eval_n: int, select: str, samp
                "lineage": lineage}
     export(out_dir, G, D, cfg, dataset=ds.meta, metrics=metrics,
            extra={"kernel": kernel.to_dict(), "evaluation": rep, "verdict": verdict_of(rep, usable)})
-    gen = draw(sampler(G), 512, rep["noise_seed"]) * ds.scale_mv
+    gen = draw(sampler(G), eval_n, rep["noise_seed"]) * ds.scale_mv  # the very beats the test report scored
+    real = ds.to_mv(ds.part("test"))
     info = {"r_index": ds.meta["config"]["r_index"], "fs": ds.meta["fs"], "leads": ds.meta["config"]["leads"]}
-    plot_side_by_side(gen, ds.to_mv(ds.part("test")), info, samples_png, seed=cfg.seed,
+    plot_side_by_side(gen, real, info, samples_png, seed=cfg.seed,
                       title=f"trial {row['trial']} (epoch {epoch}): {short_verdict(rep)}")
+    if "features" in rep:  # (always, from evaluation_inputs; a report without the scale to mV has none)
+        write_report(out_dir, rep, gen, real, info["r_index"], float(info["fs"]), f"trial {row['trial']} (epoch {epoch})",
+                     f"exported by search.export / search.tune (rule: {select}); re-create with "
+                     f"python -m ecgmodels.report --model {out_dir.as_posix()}")
     return rep
 
 

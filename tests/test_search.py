@@ -174,6 +174,11 @@ def test_smoke_search_end_to_end(synthetic_ludb, tmp_path):
     assert model["verdict"]["validation_beats_average_beat"] == (chosen_mmd < info["baselines"]["average"]["mmd"])
     assert model["verdict"]["beats_average_beat"] == (model["evaluation"]["generated"]["mmd"]
                                                       < model["evaluation"]["average"]["mmd"])
+    # P/QRS/T: the export says whether its beats are ECG at all, and the page that shows it is beside it
+    plausible = model["evaluation"]["plausibility"]["plausible"]
+    assert model["verdict"]["plausible"] is plausible and (f"**Plausible ECG: {'yes' if plausible else 'NO'}**" in md)
+    assert plausible or model["verdict"]["usable"] is False
+    assert {"report.html", "report.png"} <= {p.name for p in (run_dir / "best").iterdir()}
     exported = model["metrics"]
     chosen = b[b["trial"].astype(str) == exported["trial"]].iloc[0]
     assert exported["epoch"] == chosen["best_epoch"] and exported["epochs_trained"] == 2
