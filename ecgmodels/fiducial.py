@@ -186,18 +186,19 @@ def compare(gen_mv: np.ndarray, floor_mv: np.ndarray, average_mv: np.ndarray, re
 
 
 def plausibility(feat: dict, r_rate: float, real_r_rate: float) -> dict:
-    """Whether generated beats are ECG beats at all, from `compare`'s result and the share of beats
-    with their QRS at the R index (generated, real). Returns {'plausible': bool, 'checks': [{'check',
-    'value', 'real', 'ok'}], 'failed': [one line per failed check]}: a sinusoid or noise fails."""
+    """Whether generated beats are ECG beats at all, from `compare`'s result (or any dict with
+    'generated' and 'real' `summary`s) and the share of beats with their QRS at the R index
+    (generated, real). Returns {'plausible': bool, 'checks': [{'key', 'check', 'value', 'real', 'ok'}],
+    'failed': [one line per failed check]}: a sinusoid or noise fails."""
     g, r = feat["generated"], feat["real"]
     checks = [
-        ("QRS at the R index", r_rate, real_r_rate, r_rate >= MIN_R_RATE),
-        (f"QRS of {QRS_RANGE_MS[0]:.0f}-{QRS_RANGE_MS[1]:.0f} ms", g["qrs_ms"]["in_range"], r["qrs_ms"]["in_range"],
-         g["qrs_ms"]["in_range"] >= MIN_QRS_RATE),
-        ("P wave", g["p_present"]["rate"], r["p_present"]["rate"],
+        ("r_at_r", "QRS at the R index", r_rate, real_r_rate, r_rate >= MIN_R_RATE),
+        ("qrs_ok", f"QRS of {QRS_RANGE_MS[0]:.0f}-{QRS_RANGE_MS[1]:.0f} ms", g["qrs_ms"]["in_range"],
+         r["qrs_ms"]["in_range"], g["qrs_ms"]["in_range"] >= MIN_QRS_RATE),
+        ("p_wave", "P wave", g["p_present"]["rate"], r["p_present"]["rate"],
          abs(g["p_present"]["rate"] - r["p_present"]["rate"]) <= MAX_P_GAP),
-        ("T wave", g["t_mv"]["rate"], r["t_mv"]["rate"], g["t_mv"]["rate"] >= MIN_T_RATIO * r["t_mv"]["rate"]),
+        ("t_wave", "T wave", g["t_mv"]["rate"], r["t_mv"]["rate"], g["t_mv"]["rate"] >= MIN_T_RATIO * r["t_mv"]["rate"]),
     ]
-    rows = [{"check": c, "value": float(v), "real": float(rv), "ok": bool(ok)} for c, v, rv, ok in checks]
+    rows = [{"key": k, "check": c, "value": float(v), "real": float(rv), "ok": bool(ok)} for k, c, v, rv, ok in checks]
     failed = [f"{c['check']} in {c['value']:.0%} of beats (real {c['real']:.0%})" for c in rows if not c["ok"]]
     return {"plausible": not failed, "checks": rows, "failed": failed}

@@ -26,7 +26,7 @@ from ecgmodels.report import write as write_report
 from ecgmodels.sample import plot_side_by_side
 from ecgmodels.train import CheckpointError, load_checkpoint, networks, sampler
 
-from .leaderboard import read_board, read_run_json, resolve_in_run
+from .leaderboard import pareto_mask, read_board, read_run_json, resolve_in_run
 
 SELECT = ("knee", "prd", "mmd")
 
@@ -35,9 +35,11 @@ def choose(board: pd.DataFrame, select: str = "knee", trial: int | None = None,
            average_mmd: float | None = None) -> tuple[pd.Series, bool]:
     """(the leaderboard row to export, whether its validation MMD^2 beats the average beat's).
 
-    `trial` if given; else by `select` on the Pareto front, among the front's trials whose MMD^2 is
-    below `average_mmd` (the average-beat baseline on validation) when any is; when none is, the
-    rule's choice anyway, flagged False, so the run can say plainly that nothing usable was found."""
+    `trial` if given; else by `select` on the Pareto front of the completed trials that are usable:
+    validation MMD^2 below `average_mmd` (the average-beat baseline) and beats not flagged as
+    implausible ECG (the `plausible` column; a run from before it has none). When no trial is both,
+    the rule's choice on the whole front among those below the average beat, else on the whole front,
+    flagged False, so the run can say plainly that nothing usable was found."""
     if trial is not None:
         rows = board[board["trial"].astype(str) == str(trial)]
         if rows.empty:
@@ -48,8 +50,15 @@ def choose(board: pd.DataFrame, select: str = "knee", trial: int | None = None,
     if front.empty:
         raise ValueError("no trial finished all its epochs, so there is no Pareto front to choose from; "
                          "pass --trial N to export one anyway")
-    usable = front if average_mmd is None else front[front["mmd"] < average_mmd]
     key = {"knee": "score", "prd": "prd", "mmd": "mmd"}[select]
+    below = (board["mmd"] < average_mmd) if average_mmd is not None else pd.Series(True, index=board.index)
+    ecg = board["plausible"].ne(0) if "plausible" in board else pd.Series(True, index=board.index)  # NaN: unchecked
+    done = board["status"].eq("completed") & board["prd"].notna() & board["mmd"].notna()
+    good = board[done & below & ecg]
+    if not good.empty:
+        good = good[pareto_mask(good["prd"].to_numpy(float), good["mmd"].to_numpy(float))]
+        return good.sort_values(key).iloc[0], True
+    usable = front[below[front.index]]
     pool = usable if not usable.empty else front
     return pool.sort_values(key).iloc[0], not usable.empty
 

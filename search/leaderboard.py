@@ -26,6 +26,9 @@ from .space import params_of
 NO_METRICS = 1e4
 
 METRIC_COLS = list(POPULATION)
+# A completed trial's best epoch, checked once on validation (ecgmodels.best.Validation.plausibility):
+# plausible (1/0) and the share of its beats passing each check
+PLAUSIBILITY_COLS = ["plausible", "r_at_r", "qrs_ok", "p_wave", "t_wave"]
 RANKS = ("score", *POPULATION)
 BASELINE_LABELS = {"floor": "real-vs-real floor", "average": "average beat"}
 
@@ -143,6 +146,8 @@ def from_results(grid, param_names: list[str], cut: set[str] = frozenset()) -> p
                "node": str(m.get("node", ""))[:8],
                "resumed_from": m.get("resumed_from", 0),
                "lineage": m.get("lineage", ""),  # PBT: whose weights its best epoch grew from
+               # P/QRS/T plausibility of its best epoch on validation (measured once, when it completes)
+               **{c: m.get(c, np.nan) for c in PLAUSIBILITY_COLS},
                "checkpoint": res.checkpoint.path if res.checkpoint else "",
                "error": error_line(res.error)}
         if row["status"] == "diverged":  # its reported values are the penalty Optuna needed, not measurements
@@ -246,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     info = Path(args.run) / "run.json"
     if info.is_file() and "baselines" in (meta := json.loads(info.read_text())):
         df = pd.concat([df, baseline_rows(meta["baselines"])], ignore_index=True)
-    cols = ["trial", "status", "pareto", "epochs", "best_epoch", "wall_s", "score", *POPULATION, "loss", "g_lr", "d_lr",
+    cols = ["trial", "status", "pareto", "plausible", "epochs", "best_epoch", "wall_s", "score", *POPULATION, "loss", "g_lr", "d_lr",
             "g_lstm_units", "batch_size", "d_steps"]
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(df[[c for c in cols if c in df.columns]].to_string(index=False))

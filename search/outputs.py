@@ -79,10 +79,13 @@ def write_outputs(run_dir: Path, grid, args, info: dict, ds, validation, seed_re
              "Every metric is the trial's best validation epoch's (`best_epoch`). `score` = PRD/floor PRD + MMD² "
              "on a scale where real beats are 0 and the average beat 1 (real beats score about 1, the average beat "
              "about 2; lower is better). Pareto "
-             "front of PRD and MMD² over trials that ran every epoch. Baseline rows: `floor` = training beats in "
+             "front of PRD and MMD² over trials that ran every epoch. `plausible` (1/0): the best epoch's beats pass the "
+             "P/QRS/T checks on validation (`r_at_r`, `qrs_ok`, `p_wave`, `t_wave`: their shares; see the README); the "
+             "export is chosen among plausible trials below the average beat when there are any. Baseline rows: `floor` = training beats in "
              "place of generated ones, `average` = the average training beat + small noise. Higher is better for "
              "precision, recall, density and coverage; diversity is best at 1; lower is better for the rest.", "",
-             lb.markdown(full, ["trial", "status", "pareto", "epochs", "best_epoch", "wall_s", "score", *POPULATION]
+             lb.markdown(full, ["trial", "status", "pareto", "plausible", "epochs", "best_epoch", "wall_s", "score",
+                                *POPULATION, *lb.PLAUSIBILITY_COLS[1:]]
                          + PARAMS + (["lineage"] if args.scheduler == "pbt" else [])), ""]
     write_text(run_dir / "leaderboard.md", "\n".join(lines))
     return board

@@ -138,12 +138,19 @@ def run_trial(config: dict, data: dict, settings: dict) -> None:
             "lineage": lineage_text(stamp(best.checkpoint, index, lineage), index),
         }
 
+    def plausibility() -> dict:
+        """The best epoch's P/QRS/T plausibility on validation: once, at the end (delineation is slow)."""
+        _, G, _ = networks(best.checkpoint)
+        return data["validation"].plausibility(sampler(G)(data["validation"].n, seed))
+
     def report(rep) -> None:
         now = best.update(rep)
         chosen = best.metrics
         metrics = row(now, rep.epoch, {"d_loss": rep.metrics["d_loss"], "g_loss": rep.metrics["g_loss"],
                                        # the training loop's collapse check (G on fixed noise), not 'diversity'
                                        "train_diversity": rep.metrics["diversity"]})
+        if rep.epoch == cfg.epochs:
+            metrics |= plausibility()
         last.clear()
         last.update(metrics)
         # Under PBT a checkpoint is written at perturbation steps, at the end, and whenever the best
@@ -164,7 +171,7 @@ def run_trial(config: dict, data: dict, settings: dict) -> None:
         # the trial's final row must still be its own (number, lineage), not the donor's last result.
         nan = float("nan")
         tune.report(row({k: v for k, v in best.metrics.items() if k != "epoch"}, cfg.epochs,
-                        {"d_loss": nan, "g_loss": nan, "train_diversity": nan}))
+                        {"d_loss": nan, "g_loss": nan, "train_diversity": nan}) | plausibility())
         return
     with _injected_faults(index, hooks):
         result = train(cfg, data["train"], device, report, resume=resume)

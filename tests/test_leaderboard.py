@@ -50,6 +50,18 @@ def test_choose_exports_only_what_beats_the_average_beat():
     assert row["trial"] == 2 and usable
 
 
+def test_choose_prefers_plausible_ecg():
+    b = board().assign(plausible=[1.0, 0.0, 1.0, np.nan])  # trial 1 draws no ECG; trial 3 was never checked
+    row, usable = choose(b, "knee", average_mmd=0.03)
+    assert row["trial"] == 2 and usable  # the knee would be trial 1, but its beats are not ECG
+    # a plausible trial off the global front is chosen over implausible ones on it
+    row, usable = choose(b.assign(plausible=[0.0, 0.0, 0.0, 1.0]), "knee")
+    assert row["trial"] == 3 and usable
+    # none both plausible and below the average beat: the old rule, and the test split's flag says the rest
+    row, usable = choose(b.assign(plausible=[1.0, 0.0, 0.0, 1.0]), "knee", average_mmd=0.03)
+    assert row["trial"] == 1 and usable
+
+
 def test_trials_without_metrics_rank_last():
     b = board()
     b.loc[0, ["mmd", "score", "coverage"]] = np.nan  # a diverged trial: no measurements

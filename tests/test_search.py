@@ -162,8 +162,10 @@ def test_smoke_search_end_to_end(synthetic_ludb, tmp_path):
     assert "real-vs-real floor" in md and "seed's published table" in md and "average training beat" in md
     assert "| seed variant (epoch 1 of 1) |" in md and "| seed-variant | reference (completed) |" in md
     assert "| floor | baseline |" in md and "| average | baseline |" in md and "**Verdict: " in md
-    for column in ("precision", "recall", "density", "coverage", "diversity", "prd_g2r", "prd_r2g"):
+    for column in ("precision", "recall", "density", "coverage", "diversity", "prd_g2r", "prd_r2g",
+                   "plausible", "r_at_r", "qrs_ok", "p_wave", "t_wave"):  # plausibility: checked as each completes
         assert column in b.columns and b[column].notna().all()
+    assert b["plausible"].isin([0.0, 1.0]).all() and b["p_wave"].between(0, 1).all()
     info = json.loads((run_dir / "run.json").read_text())
     assert info["kernel"]["scales"] == [1.0, 2.0] and set(info["baselines"]) == {"floor", "average"}
     # Trials are ranked and exported by their best validation epoch, which the export records.
