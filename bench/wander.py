@@ -1,0 +1,116 @@
+"""The reference's wander: which loss term makes generated beats vary where real beats do?
+
+The reference search's best generator (trial 14) varies by a smooth wander spread along the whole
+beat, so its P and T waves drown and it is flagged as implausible ECG. This trains its exact config
+(base) and variants, each changing one thing, for the same epochs and seed, keeps each run's best
+validation epoch (as a search trial does) and scores it on the test split with the evaluation module:
+population metrics beside the floor, the spread profile, P/QRS/T plausibility and feature standings.
+Two runs at a time, one CPU thread each.
+
+    LUDB_DIR=../shared/ludb-1.0.1 python bench/wander.py --epochs 30 --out bench/data/wander.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import sys
+import time
+from pathlib import Path
+
+# results/ludb-ii-reference/best/model.json's config (trial 14 of the reference PBT search)
+BASE = dict(latent_len=50, latent_channels=8, g_position=True, g_lstm_units=16, g_lstm_layers=1, g_bidirectional=True,
+            g_channels=(32, 16, 8, 8), g_kernel=9, g_upsample="linear", g_mean_beat=True, d_channels=(8, 16, 32),
+            d_kernel=5, d_pool_every=1, d_mbstd=4, d_spectral=True, loss="hinge", g_lr=3.759e-4, d_lr=4.748e-4,
+            batch_size=32, d_steps=2, mmd_weight=188.7, ms_weight=0.2615)
+
+VARIANTS = {
+    "base (reference trial 14)": {},
+    "+ whitened-PCA moment matching 10": {"pca_weight": 10.0},
+    "+ whitened-PCA moment matching 50": {"pca_weight": 50.0},
+    "whitened-PCA 50 in place of raw moment matching": {"pca_weight": 50.0, "mmd_weight": 0.0},
+}
+
+
+def run_one(job: tuple) -> dict:
+    name, change, epochs, seed, eval_n, data_dir = job
+    import torch
+
+    torch.set_num_threads(1)
+    import datasets
+    from ecgmodels.best import BestEpoch, Validation
+    from ecgmodels.config import GanConfig
+    from ecgmodels.metrics import report
+    from ecgmodels.train import networks, sampler, train
+
+    ds, _ = datasets.load_or_build(data_dir, datasets.DatasetConfig())
+    cfg = GanConfig(**(BASE | change), epochs=epochs, seed=seed, collapse_patience=0)
+    validation = Validation.of(ds, 256)
+    best = BestEpoch(validation, seed)
+    t0 = time.perf_counter()
+    result = train(cfg, ds.part("train"), "cpu", best.update)
+    seconds = time.perf_counter() - t0
+    _, G, _ = networks(best.checkpoint)
+    rep = report(sampler(G), **ds.evaluation_inputs("test"), kernel=validation.kernel, n=eval_n, seed=seed,
+                 bootstrap=0)
+    print(f"  {name}: {result.outcome.value}, {seconds:.0f} s, best epoch {best.metrics['epoch']}", flush=True)
+    keep = ("mmd", "prd", "precision", "recall", "coverage", "diversity")
+    return {"name": name, "change": change, "outcome": result.outcome.value, "seconds": seconds,
+            "epoch": best.metrics["epoch"], "validation_score": best.metrics["score"],
+            "test": {m: rep["generated"][m] for m in keep}, "floor": {m: rep["floor"][m] for m in keep},
+            "average": {m: rep["average"][m] for m in keep}, "mmd_v_ratio": rep["mmd_v_ratio"], **rep["shape"],
+            "plausibility": rep["plausibility"], "standing": rep["features"]["standing"],
+            "features": {k: rep["features"][k] for k in ("generated", "floor", "real")}}
+
+
+def table(rows: list[dict]) -> str:
+    f = rows[0]["floor"]
+    lines = ["| run | MMD²ᵥ / floor | precision / floor | recall / floor | coverage / floor | spread / real | "
+             "spread profile r | plausible ECG | QRS 40-200 ms | P wave | far features | best epoch | s |",
+             "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---:|---:|"]
+    for r in rows:
+        t, pl = r["test"], {c["key"]: c for c in r["plausibility"]["checks"]}
+        far = ", ".join(k for k, v in r["standing"].items() if v == "far") or "none"
+        lines.append(f"| {r['name']} | {r['mmd_v_ratio']:.2f} | {t['precision'] / f['precision']:.2f} | "
+                     f"{t['recall'] / f['recall']:.2f} | {t['coverage'] / f['coverage']:.2f} | {t['diversity']:.2f} | "
+                     f"{r['spread_profile_corr']:.2f} | {'yes' if r['plausibility']['plausible'] else 'NO'} | "
+                     f"{pl['qrs_ok']['value']:.0%} | {pl['p_wave']['value']:.0%} | {far} | {r['epoch']} | "
+                     f"{r['seconds']:.0f} |")
+    real = {c["key"]: c["real"] for c in rows[0]["plausibility"]["checks"]}
+    lines.append(f"\nReal test beats: QRS 40-200 ms {real['qrs_ok']:.0%}, P wave {real['p_wave']:.0%}; floor "
+                 f"precision {f['precision']:.2f}, recall {f['recall']:.2f}, coverage {f['coverage']:.2f}; real "
+                 f"beats' spread profile r against the test split: see bench/RESULTS.md (0.92).")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--seed", type=int, default=14)
+    p.add_argument("--eval-n", type=int, default=512, help="generated beats scored on test (default %(default)s)")
+    p.add_argument("--only", action="append", help="run only the variants whose name starts with this (repeatable)")
+    p.add_argument("--extra", action="append", default=[], metavar="NAME=JSON",
+                   help='an extra variant, e.g. \'pca 100={"pca_weight": 100}\'')
+    p.add_argument("--processes", type=int, default=2)
+    p.add_argument("--data-dir", default=None, help="LUDB folder (default $LUDB_DIR)")
+    p.add_argument("--out", help="write the rows as JSON here")
+    args = p.parse_args(argv)
+    variants = dict(VARIANTS)
+    for item in args.extra:
+        name, _, text = item.partition("=")
+        variants[name] = json.loads(text)
+    names = [n for n in variants if n.startswith("base") or not args.only or any(n.startswith(o) for o in args.only)]
+    jobs = [(n, variants[n], args.epochs, args.seed, args.eval_n, args.data_dir) for n in names]
+    print(f"{len(jobs)} runs x {args.epochs} epochs, {args.processes} at a time", flush=True)
+    t0 = time.perf_counter()
+    with mp.get_context("spawn").Pool(args.processes) as pool:
+        rows = pool.map(run_one, jobs, chunksize=1)
+    print(table(rows))
+    print(f"\n{time.perf_counter() - t0:.0f} s in all")
+    if args.out:
+        Path(args.out).write_text(json.dumps({"argv": sys.argv[1:], "base": BASE, "rows": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
