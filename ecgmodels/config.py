@@ -47,6 +47,12 @@ class GanConfig:
     # trained on moment matching alone draws noise for ~700 steps before it finds the beat's shape;
     # with the offset, ~40. The seed had none.
     g_mean_beat: bool = False
+    # Add a mix of the training beats' top `g_pca` principal components (each at its own sd; buffers
+    # set when training starts, saved with the weights), weighted per beat by a linear head on the
+    # LSTM's time-averaged output. Real beats vary mostly along a few such directions (R and T
+    # amplitude, QRS width, timing); this gives G those directions to vary along, beside its
+    # convolutional output. 0 = off (the seed).
+    g_pca: int = 0
     # --- discriminator: convs (max-pool x2 after every `d_pool_every`) -> flatten -> linear logit
     d_channels: tuple[int, ...] = (32, 64, 128, 256)
     d_kernel: int = 16
@@ -127,6 +133,8 @@ class GanConfig:
              "group size must be 0 (off) or at least 2")
         for f in ("r1_weight", "mmd_weight", "pca_weight", "fm_weight", "ms_weight"):
             need(getattr(self, f) >= 0, f, "must be >= 0 (0 turns it off)")
+        need(isinstance(self.g_pca, int) and 0 <= self.g_pca < self.window * self.leads, "g_pca",
+             f"must lie in [0, {self.window * self.leads}) (0 turns it off)")
         need(isinstance(self.pca_dims, int) and 1 <= self.pca_dims < self.window * self.leads, "pca_dims",
              f"must lie in [1, {self.window * self.leads})")
         need(len(self.mmd_scales) > 0 and all(s > 0 for s in self.mmd_scales), "mmd_scales",

@@ -132,6 +132,15 @@ def mmd2_batch(x: torch.Tensor, y: torch.Tensor, bandwidths: torch.Tensor) -> to
     return k[:n, :n].mean() + k[n:, n:].mean() - 2 * k[:n, n:].mean()
 
 
+def principal_directions(beats: torch.Tensor, k: int) -> torch.Tensor:
+    """The top `k` principal directions of `beats` [n, ...] (flattened), each scaled by its standard
+    deviation: [k, samples]. A standard normal coefficient on a row varies beats as much as real ones
+    vary along it."""
+    x = beats.flatten(1).double()
+    _, s, vt = torch.linalg.svd(x - x.mean(dim=0), full_matrices=False)
+    return (vt[:k] * (s[:k] / (len(x) - 1) ** 0.5)[:, None]).to(beats.dtype)
+
+
 class Whitened:
     """Beats -> [their top-k principal-component coefficients / each one's sd, the norm of the rest,
     standardised], from training beats: the feature space of GanConfig.pca_weight's moment matching."""
@@ -254,6 +263,8 @@ def train(config: GanConfig, windows: np.ndarray, device: str | torch.device = "
     D.to(dev)
     if cfg.g_mean_beat:  # a checkpoint being resumed restores it below, with the weights
         G.mean_beat.copy_(data.mean(dim=0))
+    if cfg.g_pca:
+        G.pcs.copy_(principal_directions(data, cfg.g_pca))
     # The generator that samples: an EMA copy of G's weights when g_ema > 0, else G itself.
     G_out = copy.deepcopy(G).requires_grad_(False) if cfg.g_ema else G
     ema_steps = 0
