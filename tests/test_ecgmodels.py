@@ -562,6 +562,28 @@ def test_whitened_pca_features_by_hand():
         TINY.replace(pca_dims=0)
 
 
+def test_generator_principal_components_by_hand():
+    from ecgmodels.models import Generator
+    from ecgmodels.train import principal_directions
+
+    m, e1, e2 = torch.tensor([0.5, 0.0, -0.5]), torch.tensor([1.0, 0.0, 0.0]), torch.tensor([0.0, 0.6, 0.8])
+    beats = torch.stack([m + 2 * e1, m - 2 * e1, m + e2, m - e2])[:, None]
+    pcs = principal_directions(beats, 2)  # each direction at its sd: sqrt(8/3) along e1, sqrt(2/3) along e2
+    torch.testing.assert_close(pcs.abs(), torch.stack([e1 * np.sqrt(8 / 3), e2 * np.sqrt(2 / 3)]), atol=1e-6, rtol=0)
+    # G adds head(mean_t h) @ pcs: with the head's weights 0 and bias (2, -1), exactly 2 pc1 - pc2 more
+    torch.manual_seed(0)
+    G = Generator(TINY.replace(g_pca=2)).eval()
+    G.pcs.copy_(torch.randn(2, TINY.window))
+    z = torch.randn(3, *G.latent_shape)
+    with torch.no_grad():
+        G.pc_head.weight.zero_()
+        G.pc_head.bias.zero_()
+        plain = G(z)
+        G.pc_head.bias.copy_(torch.tensor([2.0, -1.0]))
+        mixed = G(z)
+    torch.testing.assert_close(mixed - plain, (2 * G.pcs[0] - G.pcs[1]).expand_as(plain), atol=1e-5, rtol=0)
+
+
 def test_minibatch_std_by_hand():
     from ecgmodels.models import MinibatchStd
 
