@@ -29,9 +29,11 @@ VARIANTS = {
     "+ whitened-PCA moment matching 10": {"pca_weight": 10.0},
     "+ whitened-PCA moment matching 50": {"pca_weight": 50.0},
     "whitened-PCA 50 in place of raw moment matching": {"pca_weight": 50.0, "mmd_weight": 0.0},
+    "+ G mixes 8 principal components": {"g_pca": 8},
     "+ G mixes 16 principal components": {"g_pca": 16},
     "+ G mixes 32 principal components": {"g_pca": 32},
-    "+ G mixes 16 principal components, whitened-PCA 50": {"g_pca": 16, "pca_weight": 50.0},
+    "+ G mixes 16 principal components, no raw moment matching": {"g_pca": 16, "mmd_weight": 0.0},
+    "+ G mixes 16 principal components, no mode seeking": {"g_pca": 16, "ms_weight": 0.0},
 }
 
 

@@ -48,8 +48,8 @@ class GanConfig:
     # with the offset, ~40. The seed had none.
     g_mean_beat: bool = False
     # Add a mix of the training beats' top `g_pca` principal components (each at its own sd; buffers
-    # set when training starts, saved with the weights), weighted per beat by a linear head on the
-    # LSTM's time-averaged output. Real beats vary mostly along a few such directions (R and T
+    # set when training starts, saved with the weights), weighted per beat by a linear map of the
+    # latent noise. Real beats vary mostly along a few such directions (R and T
     # amplitude, QRS width, timing); this gives G those directions to vary along, beside its
     # convolutional output. 0 = off (the seed).
     g_pca: int = 0

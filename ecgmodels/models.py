@@ -49,19 +49,21 @@ class Generator(nn.Module):
             self.register_buffer("mean_beat", torch.zeros(cfg.leads, cfg.window))
         else:
             self.mean_beat = None
-        self.pc_head = nn.Linear(cfg.g_lstm_units * (2 if cfg.g_bidirectional else 1), cfg.g_pca) if cfg.g_pca \
-            else None
+        # From the whole latent, not the LSTM: its time-averaged output hardly varies between beats at
+        # the start, and moment matching only widens spread that is already there (bench/RESULTS.md).
+        self.pc_head = nn.Linear(cfg.latent_len * cfg.latent_channels, cfg.g_pca) if cfg.g_pca else None
         if cfg.g_pca:  # rows: principal directions times their sd (set by train(), like mean_beat)
             self.register_buffer("pcs", torch.zeros(cfg.g_pca, cfg.leads * cfg.window))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        mix = self.pc_head(z.flatten(1)) @ self.pcs if self.pc_head is not None else None
         if self.position:
             pos = torch.linspace(-1.0, 1.0, z.shape[1], device=z.device, dtype=z.dtype)
             z = torch.cat([z, pos.view(1, -1, 1).expand(z.shape[0], -1, 1)], dim=2)
         h, _ = self.lstm(z)  # [batch, latent_len, width]
         out = self.convs(h.transpose(1, 2))
-        if self.pc_head is not None:
-            out = out + (self.pc_head(h.mean(dim=1)) @ self.pcs).view_as(out)
+        if mix is not None:
+            out = out + mix.view_as(out)
         return out if self.mean_beat is None else out + self.mean_beat
 
 

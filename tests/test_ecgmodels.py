@@ -570,7 +570,7 @@ def test_generator_principal_components_by_hand():
     beats = torch.stack([m + 2 * e1, m - 2 * e1, m + e2, m - e2])[:, None]
     pcs = principal_directions(beats, 2)  # each direction at its sd: sqrt(8/3) along e1, sqrt(2/3) along e2
     torch.testing.assert_close(pcs.abs(), torch.stack([e1 * np.sqrt(8 / 3), e2 * np.sqrt(2 / 3)]), atol=1e-6, rtol=0)
-    # G adds head(mean_t h) @ pcs: with the head's weights 0 and bias (2, -1), exactly 2 pc1 - pc2 more
+    # G adds head(z) @ pcs: with the head's weights 0 and bias (2, -1), exactly 2 pc1 - pc2 more
     torch.manual_seed(0)
     G = Generator(TINY.replace(g_pca=2)).eval()
     G.pcs.copy_(torch.randn(2, TINY.window))
