@@ -13,7 +13,7 @@ SEED_PUBLISHED = {"rmse_random": 0.078, "prd_seed": 14.82, "mmd_seed": 9e-4,
 
 PARAMS = ["loss", "g_position", "g_lstm_units", "g_lstm_layers", "g_bidirectional", "latent_len", "latent_channels", "g_depth",
           "g_width", "g_kernel", "d_depth", "d_width", "d_kernel", "g_lr", "d_lr", "batch_size", "d_steps", "g_ema",
-          "mmd_weight", "ms_weight", "d_mbstd", "d_spectral", "g_upsample", "g_mean_beat"]
+          "mmd_weight", "ms_weight", "d_mbstd", "d_spectral", "g_upsample", "g_mean_beat", "g_pca"]
 
 
 def write_outputs(run_dir: Path, grid, args, info: dict, ds, validation, seed_ref: dict | None,

@@ -19,7 +19,10 @@ def anti_collapse(trial) -> None:
     every run without it drew one template beat), mode seeking, minibatch standard deviation and
     spectral normalisation in D, and linear upsampling (the seed's nearest-neighbour one leaves a
     ripple). R1 and feature matching collapsed as early as the plain GAN and are not searched. The
-    mean-beat offset is not a choice either: ANTI_COLLAPSE_FIXED turns it on for every trial."""
+    mean-beat offset is not a choice either: ANTI_COLLAPSE_FIXED turns it on for every trial.
+    G's principal-component mix (`g_pca`) is always on, its size searched: without it every
+    generator varied by a smooth wander instead of as real beats do (bench/RESULTS.md, "Wander")."""
+    trial.suggest_categorical("g_pca", [8, 16, 32])
     trial.suggest_float("mmd_weight", 10.0, 200.0, log=True)
     trial.suggest_float("ms_weight", 0.0, 0.3)
     trial.suggest_categorical("d_mbstd", [0, 4])
