@@ -47,7 +47,8 @@ def test_every_space_draws_valid_configs_and_names_what_pbt_perturbs(space):
     assert {"g_lr"} <= set(ranges) and all(lo < hi for lo, hi, _ in ranges.values())
     if space != "smoke":  # the anti-collapse axes are searched, moment matching always on
         assert {"g_lr", "d_lr", "mmd_weight", "ms_weight"} == set(ranges)
-        assert all(c.mmd_weight >= 10 and c.g_mean_beat for c in configs)
+        assert all(c.mmd_weight >= 10 and c.g_mean_beat and c.g_pca > 0 for c in configs)
+        assert {c.g_pca for c in configs} == {8, 16, 32}
         assert {c.g_upsample for c in configs} == {"nearest", "linear"}
     assert initial_population(space, 12, seed=3)[0] == population  # seeded
 
