@@ -14,8 +14,7 @@ UPSAMPLING = ("nearest", "linear")
 # Fields a run may change when it continues from a checkpoint (Population Based Training perturbs the
 # learning rates and loss weights; a longer run raises epochs): none shapes a weight, so the
 # checkpoint's networks and optimiser states still fit.
-HOT_FIELDS = ("g_lr", "d_lr", "gp_weight", "r1_weight", "mmd_weight", "pca_weight", "fm_weight", "ms_weight", "seed",
-              "epochs")
+HOT_FIELDS = ("g_lr", "d_lr", "gp_weight", "r1_weight", "mmd_weight", "fm_weight", "ms_weight", "seed", "epochs")
 
 
 @dataclass(frozen=True)
@@ -81,14 +80,6 @@ class GanConfig:
     # batches only: validation and test beats never enter training.
     mmd_weight: float = 0.0
     mmd_scales: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)
-    # Moment matching in real beats' principal components: G's loss gains pca_weight x MMD^2 of
-    # [the top `pca_dims` principal-component coefficients of training beats, each divided by its sd,
-    # and the norm of what those components leave out, standardised] (kernels at `mmd_scales` times
-    # the median distance there). Whitening gives every way real beats vary the same weight: a
-    # variation they lack (a smooth wander along the whole beat) is a large distance here, a small one
-    # in the raw-sample RBF of mmd_weight, which the QRS's large amplitude dominates.
-    pca_weight: float = 0.0
-    pca_dims: int = 32
     fm_weight: float = 0.0  # feature matching: |mean D-features(real) - mean D-features(fake)|^2 (Salimans 2016)
     # Mode seeking (Mao et al. 2019): G's loss gains ms_weight / (|G(z1)-G(z2)| / |z1-z2|), pushing
     # different noise to different beats.
@@ -131,12 +122,10 @@ class GanConfig:
         need(self.g_upsample in UPSAMPLING, "g_upsample", f"must be one of {UPSAMPLING}")
         need(isinstance(self.d_mbstd, int) and self.d_mbstd >= 0 and self.d_mbstd != 1, "d_mbstd",
              "group size must be 0 (off) or at least 2")
-        for f in ("r1_weight", "mmd_weight", "pca_weight", "fm_weight", "ms_weight"):
+        for f in ("r1_weight", "mmd_weight", "fm_weight", "ms_weight"):
             need(getattr(self, f) >= 0, f, "must be >= 0 (0 turns it off)")
         need(isinstance(self.g_pca, int) and 0 <= self.g_pca < self.window * self.leads, "g_pca",
              f"must lie in [0, {self.window * self.leads}) (0 turns it off)")
-        need(isinstance(self.pca_dims, int) and 1 <= self.pca_dims < self.window * self.leads, "pca_dims",
-             f"must lie in [1, {self.window * self.leads})")
         need(len(self.mmd_scales) > 0 and all(s > 0 for s in self.mmd_scales), "mmd_scales",
              "must be a non-empty tuple of positive multiples of the median distance")
         for f in ("g_lr", "d_lr"):

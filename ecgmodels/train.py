@@ -141,36 +141,8 @@ def principal_directions(beats: torch.Tensor, k: int) -> torch.Tensor:
     return (vt[:k] * (s[:k] / (len(x) - 1) ** 0.5)[:, None]).to(beats.dtype)
 
 
-class Whitened:
-    """Beats -> [their top-k principal-component coefficients / each one's sd, the norm of the rest,
-    standardised], from training beats: the feature space of GanConfig.pca_weight's moment matching."""
-
-    def __init__(self, beats: torch.Tensor, dims: int, scales: tuple[float, ...]):
-        x = beats.flatten(1).double()
-        self.mean = x.mean(dim=0)
-        _, s, vt = torch.linalg.svd(x - self.mean, full_matrices=False)
-        self.basis = vt[:dims]  # [k, samples]
-        self.sd = s[:dims] / (len(x) - 1) ** 0.5
-        res = self._residual(x)
-        self.res_mean, self.res_sd = res.mean(), res.std().clamp_min(1e-12)
-        self.bandwidths = torch.tensor(scales, dtype=torch.float64, device=x.device) * float(
-            median_distance(self(beats[:512]).cpu().numpy()))
-        self.mean, self.basis, self.sd, self.bandwidths = (t.float() for t in (self.mean, self.basis, self.sd,
-                                                                                 self.bandwidths))
-
-    def _residual(self, x: torch.Tensor) -> torch.Tensor:
-        c = (x - self.mean) @ self.basis.T
-        return ((x - self.mean) - c @ self.basis).norm(dim=1)
-
-    def __call__(self, beats: torch.Tensor) -> torch.Tensor:
-        x = beats.flatten(1).to(self.basis.dtype)
-        coef = (x - self.mean) @ self.basis.T / self.sd
-        res = (self._residual(x) - self.res_mean) / self.res_sd
-        return torch.cat([coef, res[:, None]], dim=1)
-
-
 def g_loss_fn(cfg: GanConfig, D: Discriminator, fake: torch.Tensor, real: torch.Tensor, z: torch.Tensor,
-              bandwidths: torch.Tensor, whitened: Whitened | None = None) -> torch.Tensor:
+              bandwidths: torch.Tensor) -> torch.Tensor:
     """G's adversarial loss plus whichever anti-collapse terms `cfg` turns on (all computed against
     the current batch of real *training* beats)."""
     if cfg.fm_weight:
@@ -185,8 +157,6 @@ def g_loss_fn(cfg: GanConfig, D: Discriminator, fake: torch.Tensor, real: torch.
         loss = loss + cfg.fm_weight * (f_real.mean(dim=0) - f_fake.mean(dim=0)).pow(2).mean()
     if cfg.mmd_weight:
         loss = loss + cfg.mmd_weight * mmd2_batch(fake, real, bandwidths)
-    if cfg.pca_weight:
-        loss = loss + cfg.pca_weight * mmd2_batch(whitened(fake), whitened(real), whitened.bandwidths)
     if cfg.ms_weight:
         half = len(fake) // 2
         lz = (fake[:half] - fake[half:2 * half]).abs().mean() / (z[:half] - z[half:2 * half]).abs().mean()
@@ -278,7 +248,6 @@ def train(config: GanConfig, windows: np.ndarray, device: str | torch.device = "
     # The moment-matching kernel's bandwidths, from training beats only (the same 512 every run).
     bandwidths = torch.tensor(cfg.mmd_scales, device=dev) * (
         median_distance(data[:512].cpu().numpy()) if cfg.mmd_weight else 1.0)
-    whitened = Whitened(data, cfg.pca_dims, cfg.mmd_scales) if cfg.pca_weight else None
 
     start, history, streak = 0, [], 0
     if resume is not None:
@@ -337,7 +306,7 @@ def train(config: GanConfig, windows: np.ndarray, device: str | torch.device = "
             d_sum += d_loss.detach()
             if g_turn:
                 with autocast:
-                    g_loss = g_loss_fn(cfg, D, fake, real, z, bandwidths, whitened)
+                    g_loss = g_loss_fn(cfg, D, fake, real, z, bandwidths)
                 g_opt.zero_grad(set_to_none=True)
                 g_loss.backward()
                 g_opt.step()

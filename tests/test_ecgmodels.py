@@ -544,24 +544,6 @@ def test_anti_collapse_terms_by_hand():
     assert g_loss_fn(hinge.replace(fm_weight=0.25), Feats(), x, x + 2, z, torch.ones(1)).item() == pytest.approx(1.0)
 
 
-def test_whitened_pca_features_by_hand():
-    from ecgmodels.train import Whitened
-
-    # four training beats around m along two orthogonal unit directions: +-2 along e1, +-1 along e2
-    m, e1, e2 = torch.tensor([0.5, 0.0, -0.5]), torch.tensor([1.0, 0.0, 0.0]), torch.tensor([0.0, 0.6, 0.8])
-    beats = torch.stack([m + 2 * e1, m - 2 * e1, m + e2, m - e2])[:, None]
-    w = Whitened(beats, 1, (1.0,))  # one component: e1, sd sqrt(8/3); what it leaves: 0, 0, 1, 1
-    f = w(beats)
-    assert f[:, 0].abs().tolist() == pytest.approx([2 / np.sqrt(8 / 3)] * 2 + [0.0] * 2, abs=1e-6)
-    res_sd = np.sqrt(4 * 0.25 / 3)  # residual norms 0, 0, 1, 1: mean 0.5, sd (n - 1) sqrt(1/3)
-    assert f[:, 1].tolist() == pytest.approx([-0.5 / res_sd] * 2 + [0.5 / res_sd] * 2, abs=1e-6)
-    # a beat that varies where training beats never do is far out in the residual coordinate
-    far = w((m + 3 * torch.tensor([0.0, 0.8, -0.6]))[None, None])[0]
-    assert far.tolist() == pytest.approx([0.0, 2.5 / res_sd], abs=1e-6)
-    with pytest.raises(ValueError, match="pca_dims"):
-        TINY.replace(pca_dims=0)
-
-
 def test_generator_principal_components_by_hand():
     from ecgmodels.models import Generator
     from ecgmodels.train import principal_directions
