@@ -23,6 +23,9 @@ POINTS = ("p_on", "p_peak", "p_off", "qrs_on", "qrs_off", "t_peak", "t_off")
 _NEUROKIT = {"p_on": "ECG_P_Onsets", "p_peak": "ECG_P_Peaks", "p_off": "ECG_P_Offsets", "qrs_on": "ECG_R_Onsets",
              "qrs_off": "ECG_R_Offsets", "t_peak": "ECG_T_Peaks", "t_off": "ECG_T_Offsets"}
 CHUNK = 2000  # beats per delineator call (memory stays ~tens of MB at 2 kHz analysis rate)
+# Beats per set that `compare` delineates (the delineator costs ~7 ms a beat): generated, floor and
+# average-beat sets, and twice this of the real beats, drawn at random (seeded) when there are more.
+FEATURE_BEATS = 256
 
 # name -> (unit, why a cardiologist looks at it). Amplitudes are from the isoelectric level (the
 # end of the PR segment, just before QRS onset); intervals are not rate-corrected (a window has no RR).
@@ -168,18 +171,26 @@ def standing(w1: float | None, floor_w1: float | None, unit: str) -> str:
     return "close" if ratio <= CLOSE else "near" if ratio <= NEAR else "far"
 
 
+def subset(n: int, cap: int) -> np.ndarray:
+    """Indices of at most `cap` of `n` items: all of them, or a seeded random choice in order."""
+    return np.arange(n) if n <= cap else np.sort(np.random.default_rng(0).choice(n, cap, replace=False))
+
+
 def compare(gen_mv: np.ndarray, floor_mv: np.ndarray, average_mv: np.ndarray, real_mv: np.ndarray, r_index: int,
             fs: float, real_points: np.ndarray | None = None) -> dict:
     """The feature-fidelity section of a report: every set delineated the same way and compared with
-    the held-out real beats `real_mv`. Returns {'generated', 'floor', 'average': fidelity(...),
+    the held-out real beats `real_mv` (FEATURE_BEATS of each set, twice that of the real beats). Returns {'generated', 'floor', 'average': fidelity(...),
     'real': summary(...), 'annotated': summary of the real beats' features from LUDB's annotations
     (with `real_points`), 'standing': {feature: close/near/far}} (all in mV / ms / shares)."""
+    pick = subset(len(real_mv), 2 * FEATURE_BEATS)
+    real_mv = np.asarray(real_mv)[pick]
     real_f = features(real_mv, delineate(real_mv, r_index, fs), r_index, fs)
     out = {label: fidelity(features(x, delineate(x, r_index, fs), r_index, fs), real_f)
-           for label, x in (("generated", gen_mv), ("floor", floor_mv), ("average", average_mv))}
+           for label, x in (("generated", gen_mv[:FEATURE_BEATS]), ("floor", floor_mv[:FEATURE_BEATS]),
+                            ("average", average_mv[:FEATURE_BEATS]))}
     out["real"] = summary(real_f)
     if real_points is not None:
-        out["annotated"] = summary(features(real_mv, real_points, r_index, fs))
+        out["annotated"] = summary(features(real_mv, np.asarray(real_points)[pick], r_index, fs))
     out["standing"] = {name: standing(out["generated"][name]["w1"], out["floor"][name]["w1"], FEATURES[name][0])
                        for name in FEATURES}
     return out

@@ -55,7 +55,9 @@ def figure(gen_mv: np.ndarray, real_mv: np.ndarray, rep: dict, r_index: int, fs:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    gen, real = (np.asarray(x, dtype=np.float64).reshape(len(x), -1) for x in (gen_mv, real_mv))
+    gen = np.asarray(gen_mv, dtype=np.float64).reshape(len(gen_mv), -1)[:F.FEATURE_BEATS]
+    real = np.asarray(real_mv, dtype=np.float64).reshape(len(real_mv), -1)
+    real = real[F.subset(len(real), 2 * F.FEATURE_BEATS)]  # the beats `compare` measured
     pts = {label: F.delineate(x, r_index, fs) for label, x in (("generated", gen), ("real", real))}
     feats = {label: F.features(x, pts[label], r_index, fs) for label, x in (("generated", gen), ("real", real))}
     t = (np.arange(gen.shape[1]) - r_index) * 1000.0 / fs

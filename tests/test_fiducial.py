@@ -122,8 +122,9 @@ def test_real_average_sinusoid_and_noise_on_ludb(real_ludb):
     t = np.arange(WIN) / FS
     sinus = 0.8 * np.sin(2 * np.pi * rng.uniform(0.8, 3, (400, 1)) * t + rng.uniform(0, 2 * np.pi, (400, 1)))
     noise = rng.normal(0, 0.1, (400, WIN))
-    feat = F.compare(floor, avg, sinus, real, R, FS, ds.fiducials_of("test"))
-    fl, av = feat["generated"], feat["floor"]  # compare's slots: generated=floor set, floor=average, average=sinus
+    feat = {name: F.features(x, F.delineate(x, R, FS), R, FS)
+            for name, x in (("real", real), ("train", floor), ("average", avg), ("sinusoid", sinus), ("noise", noise))}
+    fl, av = F.fidelity(feat["train"], feat["real"]), F.fidelity(feat["average"], feat["real"])
     # real vs real: small, in the feature's own units
     assert fl["qrs_ms"]["w1"] < 15 and fl["qt_ms"]["w1"] < 25 and fl["pr_ms"]["w1"] < 15
     assert fl["r_mv"]["w1"] < 0.1 and fl["t_mv"]["w1"] < 0.06 and fl["st_mv"]["w1"] < 0.03
@@ -132,10 +133,10 @@ def test_real_average_sinusoid_and_noise_on_ludb(real_ludb):
     assert av["r_mv"]["sd_ratio"] < 0.2 and av["r_mv"]["w1"] > 2.5 * fl["r_mv"]["w1"]
     assert av["qt_ms"]["sd_ratio"] < 0.6 and av["qt_ms"]["w1"] > 2.5 * fl["qt_ms"]["w1"]
     # the annotations agree with the delineator on what is measured (resolution: bench/delineation.py)
-    assert abs(feat["annotated"]["r_mv"]["median"] - feat["real"]["r_mv"]["median"]) < 0.05
+    annotated = F.summary(F.features(real, ds.fiducials_of("test"), R, FS))
+    assert abs(annotated["r_mv"]["median"] - F.summary(feat["real"])["r_mv"]["median"]) < 0.05
     rate = lambda x: r_peak_rate(x[:, None], R, FS)  # noqa: E731
-    verdicts = {}
-    for name, x in (("train", floor), ("average", avg), ("sinusoid", sinus), ("noise", noise)):
-        f = F.compare(x, floor, avg, real, R, FS)
-        verdicts[name] = F.plausibility(f, rate(x), rate(real))["plausible"]
+    verdicts = {name: F.plausibility({"generated": F.summary(feat[name]), "real": F.summary(feat["real"])},
+                                     rate(x), rate(real))["plausible"]
+                for name, x in (("train", floor), ("average", avg), ("sinusoid", sinus), ("noise", noise))}
     assert verdicts == {"train": True, "average": True, "sinusoid": False, "noise": False}
