@@ -35,7 +35,7 @@ VARIANTS = {
 
 
 def run_one(job: tuple) -> dict:
-    name, change, epochs, seed, eval_n, data_dir = job
+    name, change, epochs, seed, eval_n, data_dir, trace = job
     import torch
 
     torch.set_num_threads(1)
@@ -50,7 +50,14 @@ def run_one(job: tuple) -> dict:
     validation = Validation.of(ds, 256)
     best = BestEpoch(validation, seed)
     t0 = time.perf_counter()
-    result = train(cfg, ds.part("train"), "cpu", best.update)
+    def epoch_done(rep) -> None:
+        best.update(rep)
+        if trace and rep.epoch % trace == 0:  # where the beats vary, on validation, as training goes on
+            gen = sampler(rep.generator)(validation.n, seed)
+            print(f"  {name} epoch {rep.epoch}: validation spread profile r "
+                  f"{spread_profile_corr(gen, validation.beats):.2f}", flush=True)
+
+    result = train(cfg, ds.part("train"), "cpu", epoch_done)
     seconds = time.perf_counter() - t0
     _, G, _ = networks(best.checkpoint)
     rep = report(sampler(G), **ds.evaluation_inputs("test"), kernel=validation.kernel, n=eval_n, seed=seed,
@@ -95,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--extra", action="append", default=[], metavar="NAME=JSON",
                    help='an extra variant, e.g. \'pca 64={"g_pca": 64}\'')
     p.add_argument("--processes", type=int, default=2)
+    p.add_argument("--trace", type=int, default=0, metavar="N",
+                   help="print each run's validation spread profile every N epochs (default: off)")
     p.add_argument("--data-dir", default=None, help="LUDB folder (default $LUDB_DIR)")
     p.add_argument("--out", help="write the rows as JSON here")
     args = p.parse_args(argv)
@@ -103,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         name, _, text = item.partition("=")
         variants[name] = json.loads(text)
     names = [n for n in variants if n.startswith("base") or not args.only or any(n.startswith(o) for o in args.only)]
-    jobs = [(n, variants[n], args.epochs, args.seed, args.eval_n, args.data_dir) for n in names]
+    jobs = [(n, variants[n], args.epochs, args.seed, args.eval_n, args.data_dir, args.trace) for n in names]
     print(f"{len(jobs)} runs x {args.epochs} epochs, {args.processes} at a time", flush=True)
     t0 = time.perf_counter()
     with mp.get_context("spawn").Pool(args.processes) as pool:
