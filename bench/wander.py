@@ -50,6 +50,7 @@ def run_one(job: tuple) -> dict:
     validation = Validation.of(ds, 256)
     best = BestEpoch(validation, seed)
     t0 = time.perf_counter()
+
     def epoch_done(rep) -> None:
         best.update(rep)
         if trace and rep.epoch % trace == 0:  # where the beats vary, on validation, as training goes on

@@ -47,18 +47,13 @@ def rows_of(rep: dict, label: str, extra: list[tuple[str, dict]] = ()) -> list[t
             ("average training beat + N(0, 0.01²)", rep["average"])]
 
 
-def _fmt(v: float | None, unit: str) -> str:
-    if v is None:
-        return "-"
-    return f"{v:.0%}" if unit == "share" else f"{v:.0f}" if unit == "ms" else f"{v:.3f}"
-
-
 def features_markdown(rep: dict, label: str, extra: list[tuple[str, dict]] = ()) -> str:
     """The P/QRS/T section of a report with features (metrics.report with `scale_mv`): plausibility
     checks, then one row per feature: the held-out real beats' median ± sd (delineated, and from
     LUDB's annotations), and each set's Wasserstein-1 distance to them. `extra`: (label,
     fidelity rows) of other generators (e.g. the seed variant's features['generated'])."""
     from .fiducial import FEATURES
+    from .fiducial import fmt as _fmt
 
     feat, pl = rep["features"], rep["plausibility"]
     sets = [(label, feat["generated"]), *extra, ("real-vs-real floor", feat["floor"]), ("average beat", feat["average"])]
@@ -106,6 +101,53 @@ def markdown(rep: dict, label: str, extra: list[tuple[str, dict]] = (), legacy_e
     ])
 
 
+class ExportUnusable(RuntimeError):
+    """An export (or the data it needs) cannot be scored; `code` is the CLI's exit status."""
+
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.code = code
+
+
+def open_export(folder: Path, data_dir: str | None):
+    """What scoring an export needs: (model.json, GanConfig, G, the window dataset it was trained
+    on, the MMD kernel it was scored with). Raises ExportUnusable (exit 2: the export; 4: the data)
+    with a one-line reason. Loads plain weights only (weights_only): nothing in the folder runs."""
+    from .export import ExportError, load_checkpoint, read_model_json
+    from .fit import require_datasets
+
+    datasets = require_datasets()
+    try:
+        info = read_model_json(folder)
+        cfg, G, _ = load_checkpoint(folder)
+        data_cfg = datasets.DatasetConfig.from_dict(info["dataset"]["config"])
+    except ExportError as exc:
+        raise ExportUnusable(str(exc), 2) from exc
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ExportUnusable(f"{folder / 'model.json'}: its dataset settings are missing or invalid ({exc}); "
+                             "re-export the generator", 2) from exc
+    try:
+        ds, _ = datasets.load_or_build(data_dir, data_cfg)
+    except (datasets.LudbError, datasets.CacheError) as exc:
+        raise ExportUnusable(str(exc), datasets.EXIT_DATA) from exc
+    if ds.key != info["dataset"]["key"]:
+        print(f"note: the window dataset's key {ds.key[:12]} differs from the one this generator was trained on "
+              f"({info['dataset']['key'][:12]}): the cutting code or the raw files changed since, so check that the "
+              "test records are still ones it never saw (the split is recorded in both caches' meta.json)",
+              file=sys.stderr)
+    # The kernel the export was scored with (so the figures compare with its run's); exports made
+    # before the fixed kernel have none, and get the one fitted on these training beats.
+    kernel = Kernel.from_dict(info["kernel"]) if "kernel" in info else fit_kernel(ds.part("train"))
+    return info, cfg, G, ds, kernel
+
+
+def recorded_validation_flag(info: dict) -> bool | None:
+    """Whether an export's validation MMD^2 beat the average beat's, as its model.json records it;
+    None where nothing was recorded (exports of the train CLI, runs from before the baselines)."""
+    verdict = info["verdict"] if isinstance(info.get("verdict"), dict) else {}
+    return verdict["validation_beats_average_beat"] if "validation_beats_average_beat" in verdict else None
+
+
 def verdict_of(rep: dict, usable_on_validation: bool | None) -> dict:
     """model.json's `verdict`: the test split's (metrics.verdict), whether the trial's validation MMD^2
     beat the average beat's (the rule it was chosen by; None when its run recorded no baseline), and
@@ -130,9 +172,6 @@ def write_into_leaderboard(path: Path, section: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .fit import require_datasets
-
-    datasets = require_datasets()
     p = argparse.ArgumentParser(prog="python -m ecgmodels.evaluate", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="example:\n  python -m ecgmodels.evaluate --model results/ludb-ii-reference/best --write")
@@ -145,29 +184,14 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.n < 6 or args.bootstrap < 0:
         p.error(f"--n {args.n} (at least 6) / --bootstrap {args.bootstrap} (at least 0)")
-    from .export import ExportError, load_checkpoint, read_model_json
     from .train import sampler
 
     folder = Path(args.model)
     try:
-        info = read_model_json(folder)
-        cfg, G, _ = load_checkpoint(folder)  # plain weights (weights_only): nothing from the folder runs
-    except ExportError as exc:
+        info, cfg, G, ds, kernel = open_export(folder, args.data_dir)
+    except ExportUnusable as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        ds, _ = datasets.load_or_build(args.data_dir, datasets.DatasetConfig.from_dict(info["dataset"]["config"]))
-    except (datasets.LudbError, datasets.CacheError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return datasets.EXIT_DATA
-    if ds.key != info["dataset"]["key"]:
-        print(f"note: the window dataset's key {ds.key[:12]} differs from the one this generator was trained on "
-              f"({info['dataset']['key'][:12]}): the cutting code or the raw files changed since, so check that the "
-              "test records are still ones it never saw (the split is recorded in both caches' meta.json)",
-              file=sys.stderr)
-    # The kernel the export was scored with (so the figures compare with its run's); exports made
-    # before the fixed kernel have none, and get the one fitted on these training beats.
-    kernel = Kernel.from_dict(info["kernel"]) if "kernel" in info else fit_kernel(ds.part("train"))
+        return exc.code
     try:
         rep = report(sampler(G), **ds.evaluation_inputs("test"), kernel=kernel, n=args.n, seed=cfg.seed,
                      bootstrap=args.bootstrap)
@@ -182,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         info["evaluation"] = rep
         info["kernel"] = kernel.to_dict()
-        info["verdict"] = verdict_of(rep, info.get("verdict", {}).get("validation_beats_average_beat"))
+        info["verdict"] = verdict_of(rep, recorded_validation_flag(info))
         write_text(folder / "model.json", json.dumps(info, indent=1))  # model.json is not among the hashed files
         write_text(folder / "evaluation.md", section)
         board = folder.parent / "leaderboard.md"

@@ -41,6 +41,7 @@ FEATURES = {
 }
 P_MIN_MV = 0.03  # a delineated P peak counts as a P wave only this far from the isoelectric level
 ISO_S = 0.016  # the isoelectric level: mean over this long before QRS onset (end of the PR segment)
+ISO_FALLBACK_S = 0.064  # ... or, without a QRS onset, before this long before the R peak
 ST_AFTER_S = 0.060  # ST measured this long after the J point (QRS offset), a common convention
 
 
@@ -56,13 +57,17 @@ def delineate(beats_mv: np.ndarray, r_index: int, fs: float) -> np.ndarray:
     out = np.full((n, len(POINTS)), -1, dtype=np.int64)
     if n == 0:
         return out
+    # A beat with NaN/inf samples (a diverged generator) or no signal at all has no points; it is
+    # delineated as zeros so that it cannot disturb its neighbours, and blanked afterwards.
+    bad = ~np.isfinite(x).all(axis=1) | (np.ptp(np.nan_to_num(x), axis=1) == 0)
+    x = np.where(bad[:, None], 0.0, x)
     # Tilt each beat so it starts and ends at 0: neighbours then join without a step for the wavelets.
     x = x - np.linspace(x[:, :1], x[:, -1:], window, axis=1)[..., 0]
     for lo in range(0, n, CHUNK):
         part = x[lo:lo + CHUNK]
         starts = window * np.arange(len(part))
-        if not np.isfinite(part).all() or np.ptp(part) == 0:
-            continue  # nothing to delineate (NaN or flat beats): all points absent
+        if bad[lo:lo + CHUNK].all():
+            continue
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")  # neurokit2 warns per beat it cannot delineate
             _, waves = nk.ecg_delineate(part.ravel(), rpeaks=starts + r_index, sampling_rate=int(fs), method="dwt")
@@ -70,6 +75,7 @@ def delineate(beats_mv: np.ndarray, r_index: int, fs: float) -> np.ndarray:
             pos = np.asarray(waves[_NEUROKIT[name]], dtype=np.float64) - starts
             ok = np.isfinite(pos) & (pos >= 0) & (pos < window)
             out[lo:lo + len(part), c] = np.where(ok, np.nan_to_num(pos, nan=-1), -1).astype(np.int64)
+    out[bad] = -1
     return out
 
 
@@ -83,9 +89,10 @@ def features(beats_mv: np.ndarray, points: np.ndarray, r_index: int, fs: float) 
     iso_n = max(1, round(ISO_S * fs))
     csum = np.concatenate([np.zeros((n, 1)), np.cumsum(x, axis=1)], axis=1)
     q = pt["qrs_on"]
-    has_iso = q >= iso_n
-    qq = np.where(has_iso, q, iso_n)
-    iso = np.where(has_iso, (csum[rows, qq] - csum[rows, qq - iso_n]) / iso_n, np.nan)
+    # Where the QRS onset was not found, the level just before a typical one (ISO_FALLBACK_S before R),
+    # so a missing onset does not also read as a missing P or T wave.
+    end = np.where(q >= iso_n, q, max(iso_n, r_index - round(ISO_FALLBACK_S * fs)))
+    iso = (csum[rows, end] - csum[rows, end - iso_n]) / iso_n
 
     def level(idx: np.ndarray) -> np.ndarray:  # x at idx minus the isoelectric level; NaN if absent
         ok = (idx >= 0) & (idx < window)
@@ -163,6 +170,15 @@ MAX_P_GAP = 0.3  # largest difference in P-wave share from the held-out real bea
 MIN_T_RATIO = 0.8  # share of beats with a measurable T wave, as a fraction of real beats' share
 
 
+def fmt(v: float | None, unit: str, with_unit: bool = False) -> str:
+    """A feature value for tables and sentences: shares as %, ms to 1 ms, mV to 1 uV; '-' if None."""
+    if v is None:
+        return "-"
+    if unit == "share":
+        return f"{v:.0%}"
+    return f"{v:.0f}" + (" ms" if with_unit else "") if unit == "ms" else f"{v:.3f}" + (" mV" if with_unit else "")
+
+
 def standing(w1: float | None, floor_w1: float | None, unit: str) -> str:
     """'close' / 'near' / 'far' (or 'not measured'): a feature's W1 against the real-vs-real floor's."""
     if w1 is None or floor_w1 is None:
@@ -171,9 +187,9 @@ def standing(w1: float | None, floor_w1: float | None, unit: str) -> str:
     return "close" if ratio <= CLOSE else "near" if ratio <= NEAR else "far"
 
 
-def subset(n: int, cap: int) -> np.ndarray:
-    """Indices of at most `cap` of `n` items: all of them, or a seeded random choice in order."""
-    return np.arange(n) if n <= cap else np.sort(np.random.default_rng(0).choice(n, cap, replace=False))
+def subset(n: int, cap: int, seed: int = 0) -> np.ndarray:
+    """Indices of at most `cap` of `n` items: all of them, or a random choice (seeded) in order."""
+    return np.arange(n) if n <= cap else np.sort(np.random.default_rng(seed).choice(n, cap, replace=False))
 
 
 def compare(gen_mv: np.ndarray, floor_mv: np.ndarray, average_mv: np.ndarray, real_mv: np.ndarray, r_index: int,

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import torch
 
+from . import report as page
 from .best import BestEpoch, Validation
 from .config import VARIANTS, GanConfig, variant
+from .evaluate import markdown, verdict_of
 from .export import export
 from .metrics import LEGACY, POPULATION, draw, report
 from .train import Outcome, networks, resolve_device, sampler, train
@@ -148,16 +150,14 @@ def main(argv: list[str] | None = None) -> int:
     val = best.metrics if best is not None and best.metrics else validation.score(sampler(G)(validation.n, cfg.seed))
     test = report(sampler(G), **ds.evaluation_inputs("test"), kernel=validation.kernel, n=args.eval_n, seed=cfg.seed)
     out = Path(args.out or f"results/train-{args.variant}")
-    from . import report as page
-    from .evaluate import markdown, verdict_of
-
     summary = {"outcome": result.outcome.value, "epochs_trained": result.epochs, "epoch": epoch, "kept": args.keep,
                "train_seconds": round(seconds, 2), "validation": val}
     export(out, G, D, cfg, dataset=ds.meta, metrics=summary,
            extra={"kernel": validation.kernel.to_dict(), "evaluation": test, "verdict": verdict_of(test, None)})
     page.write(out, test, draw(sampler(G), args.eval_n, test["noise_seed"]) * ds.scale_mv, ds.to_mv(ds.part("test")),
                ds.config.r_index, float(ds.meta["fs"]), f"{args.variant} (epoch {epoch})",
-               f"written by python -m ecgmodels.train; re-create with python -m ecgmodels.report --model {out.as_posix()}")
+               f"written by python -m ecgmodels.train; re-create with python -m ecgmodels.report --model {out.as_posix()}",
+               verdict_of(test, None)["usable"])
     section = markdown(test, f"{args.variant} (epoch {epoch})")
     (out / "metrics.md").write_text(f"# {args.variant}: {result.outcome.value}, {result.epochs} epochs, "
                                     f"epoch {epoch} kept ({args.keep})\n\n{section}\n")

@@ -28,9 +28,7 @@ NAMES = {"p_present": "P wave present", "pr_ms": "PR interval", "qrs_ms": "QRS d
 
 
 def _fmt(v: float | None, unit: str) -> str:
-    if v is None:
-        return "-"
-    return f"{v:.0%}" if unit == "share" else f"{v:.0f} ms" if unit == "ms" else f"{v:.3f} mV"
+    return F.fmt(v, unit, with_unit=True)
 
 
 def feature_lines(feat: dict) -> dict[str, str]:
@@ -66,7 +64,10 @@ def figure(gen_mv: np.ndarray, real_mv: np.ndarray, rep: dict, r_index: int, fs:
 
     fig = plt.figure(figsize=(15, 10.5))
     grid = fig.add_gridspec(3, 4, height_ratios=[1.25, 1, 1])
-    lo, hi = min(gen.min(), real.min()), max(gen.max(), real.max())
+    both = np.concatenate([gen.ravel(), real.ravel()])
+    both = both[np.isfinite(both)]  # a diverged generator's NaN beats are not drawn
+    lo, hi = (both.min(), both.max()) if both.size else (-1.0, 1.0)
+    hi = hi if hi > lo else lo + 1.0
     for col, (label, x) in enumerate((("real", real), ("generated", gen))):
         ax = fig.add_subplot(grid[0, col])
         for b in x[rng.choice(len(x), size=min(12, len(x)), replace=False)]:
@@ -109,7 +110,8 @@ def figure(gen_mv: np.ndarray, real_mv: np.ndarray, rep: dict, r_index: int, fs:
             vals = {lbl: feats[lbl][name][np.isfinite(feats[lbl][name])] for lbl in ("real", "generated")}
             both = np.concatenate(list(vals.values()))
             if both.size:
-                bins = np.linspace(*np.percentile(both, [1, 99]), 30) if np.ptp(both) > 0 else 10
+                a, b = np.percentile(both, [1, 99])
+                bins = np.linspace(a, b, 30) if b > a else 10
                 for lbl, v in vals.items():
                     ax.hist(v, bins=bins, density=True, alpha=0.5, color=colours[lbl], label=lbl)
             ax.set_xlabel(unit, fontsize=8)
@@ -128,10 +130,10 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
     return f"<table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def page(rep: dict, png: bytes, title: str, source: str) -> str:
-    """The self-contained HTML page (the PNG embedded as base64)."""
+def page(rep: dict, png: bytes, title: str, source: str, usable: bool) -> str:
+    """The self-contained HTML page (the PNG embedded as base64). `usable`: model.json's verdict
+    (evaluate.verdict_of: below the average beat on validation and test, and plausible)."""
     v, pl, feat = rep["verdict"], rep["plausibility"], rep["features"]
-    usable = v["beats_average_beat"] and v.get("plausible") is not False
     head = ("USABLE" if usable else "NOT USABLE") + (": beats look like ECG" if pl["plausible"] else
                                                      ": its beats are not plausible ECG")
     checks = _table(["check", "generated", "real", ""], [
@@ -144,11 +146,11 @@ def page(rep: dict, png: bytes, title: str, source: str) -> str:
     g, fl, av = rep["generated"], rep["floor"], rep["average"]
     mtab = _table(["metric", "generated", "real-vs-real floor", "average beat", "better"], [
         [lbl, f"{g[k]:.3g}", f"{fl[k]:.3g}", f"{av[k]:.3g}", d] for k, lbl, d in METRICS if k in g])
-    shape = rep.get("shape", {})
+    shape = rep["shape"]  # present whenever features are (both need the R index)
     extra = (f"MMD² as a V-statistic, multiple of real beats': {rep['mmd_v_ratio']:.2f}. Copy check (nearest training "
              f"beat, generated / real): {rep['copy_ratio']:.2f} (well below 1 = copying). Spread profile correlation "
-             f"(where along the beat beats vary, 1 = as real): {shape.get('spread_profile_corr', float('nan')):.2f}. "
-             f"Roughness / real: {shape.get('roughness_ratio', float('nan')):.2f}.")
+             f"(where along the beat beats vary, 1 = as real): {shape['spread_profile_corr']:.2f}. "
+             f"Roughness / real: {shape['roughness_ratio']:.2f}.")
     img = base64.b64encode(png).decode()
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
@@ -178,9 +180,9 @@ in bench/RESULTS.md.</p>{ftab}
 
 
 def write(folder: Path, rep: dict, gen_mv: np.ndarray, real_mv: np.ndarray, r_index: int, fs: float,
-          title: str, source: str) -> tuple[Path, Path]:
+          title: str, source: str, usable: bool) -> tuple[Path, Path]:
     """Write `report.png` and `report.html` into `folder` (each through a temporary file) from a
-    `metrics.report` result with features; return both paths."""
+    `metrics.report` result with features; `usable` as model.json's verdict says. Returns both paths."""
     import io
 
     import matplotlib.pyplot as plt
@@ -191,14 +193,11 @@ def write(folder: Path, rep: dict, gen_mv: np.ndarray, real_mv: np.ndarray, r_in
     plt.close(fig)
     png = buf.getvalue()
     replace_file(folder / "report.png", lambda tmp: Path(tmp).write_bytes(png))
-    write_text(folder / "report.html", page(rep, png, title, source))
+    write_text(folder / "report.html", page(rep, png, title, source, usable))
     return folder / "report.html", folder / "report.png"
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .fit import require_datasets
-
-    datasets = require_datasets()
     p = argparse.ArgumentParser(prog="python -m ecgmodels.report", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="example:\n  python -m ecgmodels.report --model results/ludb-ii-reference/best\n"
@@ -210,31 +209,36 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.n < 6:
         p.error(f"--n {args.n}: at least 6")
-    from .export import ExportError, load_checkpoint, read_model_json
-    from .metrics import Kernel, draw, fit_kernel, report
+    from .evaluate import ExportUnusable, open_export, recorded_validation_flag, verdict_of
+    from .metrics import draw, report
     from .train import sampler
 
     folder = Path(args.model)
+    out = Path(args.out) if args.out else folder
+    if out.exists() and not out.is_dir():
+        p.error(f"--out {out} is a file; give a folder")
     try:
-        info = read_model_json(folder)
-        cfg, G, _ = load_checkpoint(folder)  # plain weights (weights_only): nothing from the folder runs
-    except ExportError as exc:
+        info, cfg, G, ds, kernel = open_export(folder, args.data_dir)
+    except ExportUnusable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.code
+    print(f"scoring {args.n} beats of {folder} on the test split (delineating every set: ~30 s)...", flush=True)
+    try:
+        rep = report(sampler(G), **ds.evaluation_inputs("test"), kernel=kernel, n=args.n, seed=cfg.seed, bootstrap=0)
+    except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    try:
-        ds, _ = datasets.load_or_build(args.data_dir, datasets.DatasetConfig.from_dict(info["dataset"]["config"]))
-    except (datasets.LudbError, datasets.CacheError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return datasets.EXIT_DATA
-    kernel = Kernel.from_dict(info["kernel"]) if "kernel" in info else fit_kernel(ds.part("train"))
-    print(f"scoring {args.n} beats of {folder} on the test split (delineating every set: ~30 s)...", flush=True)
-    rep = report(sampler(G), **ds.evaluation_inputs("test"), kernel=kernel, n=args.n, seed=cfg.seed, bootstrap=0)
-    out = Path(args.out) if args.out else folder
-    out.mkdir(parents=True, exist_ok=True)
+    verdict = verdict_of(rep, recorded_validation_flag(info))
     gen = draw(sampler(G), args.n, rep["noise_seed"]) * ds.scale_mv
-    paths = write(out, rep, gen, ds.to_mv(ds.part("test")), ds.config.r_index, float(ds.meta["fs"]),
-                  f"generator {folder.as_posix()}", f"python -m ecgmodels.report --model {folder.as_posix()}")
-    print(f"verdict: {rep['verdict']['summary']}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        paths = write(out, rep, gen, ds.to_mv(ds.part("test")), ds.config.r_index, float(ds.meta["fs"]),
+                      f"generator {folder.as_posix()}", f"python -m ecgmodels.report --model {folder.as_posix()}",
+                      verdict["usable"])
+    except OSError as exc:
+        print(f"error: cannot write the report into {out}: {exc}", file=sys.stderr)
+        return 2
+    print(f"verdict: {'usable' if verdict['usable'] else 'NOT USABLE'}; {rep['verdict']['summary']}")
     print(f"written: {paths[0]}, {paths[1]}")
     return 0
 

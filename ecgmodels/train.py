@@ -234,6 +234,9 @@ def train(config: GanConfig, windows: np.ndarray, device: str | torch.device = "
     if cfg.g_mean_beat:  # a checkpoint being resumed restores it below, with the weights
         G.mean_beat.copy_(data.mean(dim=0))
     if cfg.g_pca:
+        if cfg.g_pca >= len(data):
+            raise ValueError(f"g_pca={cfg.g_pca} principal components need more than {cfg.g_pca} training windows "
+                             f"(there are {len(data)}); use a smaller g_pca")
         G.pcs.copy_(principal_directions(data, cfg.g_pca))
     # The generator that samples: an EMA copy of G's weights when g_ema > 0, else G itself.
     G_out = copy.deepcopy(G).requires_grad_(False) if cfg.g_ema else G

@@ -26,7 +26,7 @@ from ecgmodels.report import write as write_report
 from ecgmodels.sample import plot_side_by_side
 from ecgmodels.train import CheckpointError, load_checkpoint, networks, sampler
 
-from .leaderboard import pareto_mask, read_board, read_run_json, resolve_in_run
+from .leaderboard import completed, pareto_mask, read_board, read_run_json, resolve_in_run
 
 SELECT = ("knee", "prd", "mmd")
 
@@ -53,7 +53,7 @@ def choose(board: pd.DataFrame, select: str = "knee", trial: int | None = None,
     key = {"knee": "score", "prd": "prd", "mmd": "mmd"}[select]
     below = (board["mmd"] < average_mmd) if average_mmd is not None else pd.Series(True, index=board.index)
     ecg = board["plausible"].ne(0) if "plausible" in board else pd.Series(True, index=board.index)  # NaN: unchecked
-    done = board["status"].eq("completed") & board["prd"].notna() & board["mmd"].notna()
+    done = completed(board)
     good = board[done & below & ecg]
     if not good.empty:
         good = good[pareto_mask(good["prd"].to_numpy(float), good["mmd"].to_numpy(float))]
@@ -86,20 +86,27 @@ def export_row(row: pd.Series, ds, out_dir: Path, eval_n: int, select: str, samp
                "validation": {k: float(row[k]) for k in (*POPULATION, "score") if k in row},
                # whether its validation MMD^2 beat the average beat's (None: the run recorded no baseline)
                "validation_beats_average_beat": usable,
+               # its best epoch's P/QRS/T check on validation (1/0; None: a run from before the check)
+               "validation_plausible": float(row["plausible"]) if "plausible" in row and pd.notna(row["plausible"])
+               else None,
                # PBT: who trained this epoch, and each takeover of another trial's weights before it
                # ({'from': trial, 'epoch': e, 'set': {knob: value}}), oldest first
                "lineage": lineage}
+    verdict = verdict_of(rep, usable)
     export(out_dir, G, D, cfg, dataset=ds.meta, metrics=metrics,
-           extra={"kernel": kernel.to_dict(), "evaluation": rep, "verdict": verdict_of(rep, usable)})
+           extra={"kernel": kernel.to_dict(), "evaluation": rep, "verdict": verdict})
     gen = draw(sampler(G), eval_n, rep["noise_seed"]) * ds.scale_mv  # the very beats the test report scored
     real = ds.to_mv(ds.part("test"))
     info = {"r_index": ds.meta["config"]["r_index"], "fs": ds.meta["fs"], "leads": ds.meta["config"]["leads"]}
     plot_side_by_side(gen, real, info, samples_png, seed=cfg.seed,
                       title=f"trial {row['trial']} (epoch {epoch}): {short_verdict(rep)}")
-    if "features" in rep:  # (always, from evaluation_inputs; a report without the scale to mV has none)
+    try:  # the export above is complete and valid whatever happens to its report
         write_report(out_dir, rep, gen, real, info["r_index"], float(info["fs"]), f"trial {row['trial']} (epoch {epoch})",
                      f"exported by search.export / search.tune (rule: {select}); re-create with "
-                     f"python -m ecgmodels.report --model {out_dir.as_posix()}")
+                     f"python -m ecgmodels.report --model {out_dir.as_posix()}", verdict["usable"])
+    except (OSError, ValueError) as exc:
+        print(f"warning: {out_dir / 'report.html'} not written ({exc}); the export is complete: "
+              f"python -m ecgmodels.report --model {out_dir} retries it", file=sys.stderr)
     return rep
 
 

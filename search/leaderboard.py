@@ -123,6 +123,11 @@ def error_line(error) -> str:
     return lines[-1][:200] if lines else type(error).__name__
 
 
+def completed(board: pd.DataFrame) -> pd.Series:
+    """Rows of trials that ran every epoch and have both objectives: the ones a Pareto front is over."""
+    return board["status"].eq("completed") & board["prd"].notna() & board["mmd"].notna()
+
+
 def from_results(grid, param_names: list[str], cut: set[str] = frozenset()) -> pd.DataFrame:
     """One row per trial of a Tune ResultGrid (`cut`: ids of trials a Ctrl-C ended)."""
     states = trial_states(grid)
@@ -157,7 +162,7 @@ def from_results(grid, param_names: list[str], cut: set[str] = frozenset()) -> p
     if df.empty:
         return df
     df["pareto"] = False
-    ok = (df["status"].eq("completed") & df["prd"].notna() & df["mmd"].notna()).to_numpy()
+    ok = completed(df).to_numpy()
     if ok.any():
         df.loc[ok, "pareto"] = pareto_mask(df.loc[ok, "prd"].to_numpy(float), df.loc[ok, "mmd"].to_numpy(float))
     return df.sort_values(["pareto", "score"], ascending=[False, True]).reset_index(drop=True)

@@ -90,6 +90,9 @@ def test_r_peak_at_index_150_and_scale_round_trip(synthetic_ludb, tmp_path):
         np.testing.assert_allclose(ds.to_mv(ds.windows[row, 0]), mv[start:start + 400], atol=1e-5)
     # The scale is fitted on train: the largest training sample maps to exactly 1.
     assert np.abs(ds.part("train")).max() == pytest.approx(1.0)
+    # The annotated waves, in window coordinates: synthetic records mark P at R-90, QRS at R and T at
+    # R+140 samples, each with an onset 10 samples before and an offset 10 after (datasets.synthetic).
+    assert (ds.fiducials == [150 - 100, 150 - 90, 150 - 80, 150 - 10, 150 + 10, 150 + 140, 150 + 150]).all()
 
 
 def test_split_by_record_never_shares_a_record(synthetic_ludb, tmp_path):

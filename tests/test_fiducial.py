@@ -88,9 +88,16 @@ def test_delineator_finds_waves_where_they_were_put():
     assert np.median(np.abs(col["t_peak"] - (R + 140))) <= 5
     assert ((col["qrs_on"] > R - 40) & (col["qrs_on"] < R)).mean() >= 0.9
     assert ((col["qrs_off"] > R) & (col["qrs_off"] < R + 40)).mean() >= 0.9
-    # beats it cannot delineate give absent points, not an error
+    # beats it cannot delineate give absent points, not an error, and do not blank their neighbours
     assert (F.delineate(np.zeros((3, WIN)), R, FS) == -1).all()
     assert (F.delineate(np.full((2, WIN), np.nan), R, FS) == -1).all()
+    mixed = beats.copy()
+    mixed[3, 200] = np.nan
+    mixed[5] = 0.0
+    again = F.delineate(mixed, R, FS)
+    assert (again[[3, 5]] == -1).all()
+    keep = np.setdiff1d(np.arange(40), [2, 3, 4, 5, 6])  # the blanked beats' neighbours may shift a little
+    np.testing.assert_array_equal(again[keep], pts[keep])
 
 
 def test_plausibility_checks_by_hand():

@@ -57,6 +57,9 @@ def test_choose_prefers_plausible_ecg():
     # a plausible trial off the global front is chosen over implausible ones on it
     row, usable = choose(b.assign(plausible=[0.0, 0.0, 0.0, 1.0]), "knee")
     assert row["trial"] == 3 and usable
+    # never checked (a run from before the check) counts as plausible: trial 2, the knee below 0.03
+    row, usable = choose(b.assign(plausible=[np.nan, 0.0, np.nan, np.nan]), "knee", average_mmd=0.03)
+    assert row["trial"] == 2 and usable
     # none both plausible and below the average beat: the old rule, and the test split's flag says the rest
     row, usable = choose(b.assign(plausible=[1.0, 0.0, 0.0, 1.0]), "knee", average_mmd=0.03)
     assert row["trial"] == 1 and usable

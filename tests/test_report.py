@@ -47,17 +47,30 @@ def test_verdicts_follow_the_features():
     assert "NOT PLAUSIBLE ECG: QRS at the R index in" in noise["verdict"]["summary"]
     lines = R.feature_lines(good["features"])
     assert set(lines) == set(R.NAMES) and lines["qrs_ms"].startswith("QRS duration: generated ")
-    assert all(line.endswith(("close", "near", "far", "not measured")) for line in lines.values())
-    # the page says what the numbers say
-    assert "NOT USABLE: its beats are not plausible ECG" in R.page(noise, b"png", "noise", "test")
-    assert "USABLE: beats look like ECG" in R.page(good, b"png", "good", "test")
+    assert R.feature_lines(noise["features"])["r_mv"].endswith(": far")  # noise has no R wave at the R index
+    # the page says what the numbers (and model.json's verdict) say
+    assert '<p class="verdict bad"><b>NOT USABLE: its beats are not plausible ECG.</b>' in \
+        R.page(noise, b"png", "noise", "test", usable=False)
+    assert '<p class="verdict good"><b>USABLE: beats look like ECG.</b>' in R.page(good, b"png", "good", "test", True)
+    # below the average beat on test, but not on validation: the page follows model.json, not usable
+    assert '<p class="verdict bad"><b>NOT USABLE: beats look like ECG.</b>' in R.page(good, b"png", "good", "t", False)
+
+
+def test_report_cli_names_a_folder_that_is_not_an_export(tmp_path):
+    bad = subprocess.run([sys.executable, "-m", "ecgmodels.report", "--model", str(tmp_path)], cwd=REPO,
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "model.json" in bad.stderr and "Traceback" not in bad.stderr
+    (tmp_path / "file").write_text("x")
+    out = subprocess.run([sys.executable, "-m", "ecgmodels.report", "--model", str(tmp_path), "--out",
+                          str(tmp_path / "file")], cwd=REPO, capture_output=True, text=True)
+    assert out.returncode == 2 and "is a file" in out.stderr
 
 
 def test_report_renders_in_a_headless_browser(tmp_path):
     browser = _browser()
     rep = _report(lambda n, s: _beats(n, 100 + s % 1000))
     gen = M.draw(lambda n, s: _beats(n, 100 + s % 1000), 120, rep["noise_seed"]) * 2.0
-    page, png = R.write(tmp_path, rep, gen, _beats(80, 1) * 2.0, RI, FS, "synthetic", "tests")
+    page, png = R.write(tmp_path, rep, gen, _beats(80, 1) * 2.0, RI, FS, "synthetic", "tests", usable=True)
     assert png.stat().st_size > 20_000
     text = page.read_text()
     assert "data:image/png;base64," in text and "src=\"http" not in text  # self-contained
@@ -87,6 +100,3 @@ def test_report_cli_on_the_committed_reference(real_ludb, tmp_path):
     html = (tmp_path / "report.html").read_text()
     assert all(name in html for name in R.NAMES.values()) and "Is it ECG at all?" in html
     assert (tmp_path / "report.png").stat().st_size > 50_000
-    bad = subprocess.run([sys.executable, "-m", "ecgmodels.report", "--model", str(tmp_path)], cwd=REPO,
-                         capture_output=True, text=True)
-    assert bad.returncode == 2 and "model.json" in bad.stderr  # a folder without an export: named, no traceback
