@@ -86,24 +86,29 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--epochs", type=int, default=40)
-    p.add_argument("--seed", type=int, default=1)
+def variant_parser(doc: str, epochs: int, seed: int, example: str) -> argparse.ArgumentParser:
+    """The options every one-config-many-variants benchmark takes (this one and bench/wander.py)."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    p.add_argument("--epochs", type=int, default=epochs)
+    p.add_argument("--seed", type=int, default=seed)
     p.add_argument("--eval-n", type=int, default=512, help="generated beats scored on test (default %(default)s)")
     p.add_argument("--only", action="append", help="run only the variants whose name starts with this (repeatable)")
-    p.add_argument("--extra", action="append", default=[], metavar="NAME=JSON",
-                   help='an extra variant, e.g. \'mmd+linear={"mmd_weight": 50, "g_upsample": "linear"}\'')
+    p.add_argument("--extra", action="append", default=[], metavar="NAME=JSON", help=f"an extra variant, e.g. {example}")
     p.add_argument("--processes", type=int, default=2)
     p.add_argument("--data-dir", default=None, help="LUDB folder (default $LUDB_DIR)")
     p.add_argument("--out", help="write the rows as JSON here")
-    args = p.parse_args(argv)
-    variants = dict(VARIANTS)
+    return p
+
+
+def run_variants(args, variants: dict, run_one, table, base: dict, *extra) -> int:
+    """Train the base (every variant named 'base...') and the chosen variants, `args.processes` at a
+    time; print `table(rows)` and write the rows to `args.out`. `extra`: appended to every job."""
+    variants = dict(variants)
     for item in args.extra:
         name, _, text = item.partition("=")
         variants[name] = json.loads(text)
-    names = [n for n in variants if n == "base" or not args.only or any(n.startswith(o) for o in args.only)]
-    jobs = [(n, variants[n], args.epochs, args.seed, args.eval_n, args.data_dir) for n in names]
+    names = [n for n in variants if n.startswith("base") or not args.only or any(n.startswith(o) for o in args.only)]
+    jobs = [(n, variants[n], args.epochs, args.seed, args.eval_n, args.data_dir, *extra) for n in names]
     print(f"{len(jobs)} runs x {args.epochs} epochs, {args.processes} at a time", flush=True)
     t0 = time.perf_counter()
     with mp.get_context("spawn").Pool(args.processes) as pool:
@@ -111,8 +116,13 @@ def main(argv: list[str] | None = None) -> int:
     print(table(rows))
     print(f"\n{time.perf_counter() - t0:.0f} s in all")
     if args.out:
-        Path(args.out).write_text(json.dumps({"argv": sys.argv[1:], "base": BASE, "rows": rows}, indent=1))
+        Path(args.out).write_text(json.dumps({"argv": sys.argv[1:], "base": base, "rows": rows}, indent=1))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = variant_parser(__doc__, 40, 1, '\'mmd+linear={"mmd_weight": 50, "g_upsample": "linear"}\'')
+    return run_variants(p.parse_args(argv), VARIANTS, run_one, table, BASE)
 
 
 if __name__ == "__main__":

@@ -11,12 +11,10 @@ Two runs at a time, one CPU thread each.
 """
 from __future__ import annotations
 
-import argparse
-import json
-import multiprocessing as mp
 import sys
 import time
-from pathlib import Path
+
+from anti_collapse import run_variants, variant_parser  # bench/ is on sys.path when run as a script
 
 # results/ludb-ii-reference/best/model.json's config (trial 14 of the reference PBT search)
 BASE = dict(latent_len=50, latent_channels=8, g_position=True, g_lstm_units=16, g_lstm_layers=1, g_bidirectional=True,
@@ -95,34 +93,11 @@ def table(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--seed", type=int, default=14)
-    p.add_argument("--eval-n", type=int, default=512, help="generated beats scored on test (default %(default)s)")
-    p.add_argument("--only", action="append", help="run only the variants whose name starts with this (repeatable)")
-    p.add_argument("--extra", action="append", default=[], metavar="NAME=JSON",
-                   help='an extra variant, e.g. \'pca 64={"g_pca": 64}\'')
-    p.add_argument("--processes", type=int, default=2)
+    p = variant_parser(__doc__, 30, 14, '\'pca 64={"g_pca": 64}\'')
     p.add_argument("--trace", type=int, default=0, metavar="N",
                    help="print each run's validation spread profile every N epochs (default: off)")
-    p.add_argument("--data-dir", default=None, help="LUDB folder (default $LUDB_DIR)")
-    p.add_argument("--out", help="write the rows as JSON here")
     args = p.parse_args(argv)
-    variants = dict(VARIANTS)
-    for item in args.extra:
-        name, _, text = item.partition("=")
-        variants[name] = json.loads(text)
-    names = [n for n in variants if n.startswith("base") or not args.only or any(n.startswith(o) for o in args.only)]
-    jobs = [(n, variants[n], args.epochs, args.seed, args.eval_n, args.data_dir, args.trace) for n in names]
-    print(f"{len(jobs)} runs x {args.epochs} epochs, {args.processes} at a time", flush=True)
-    t0 = time.perf_counter()
-    with mp.get_context("spawn").Pool(args.processes) as pool:
-        rows = pool.map(run_one, jobs, chunksize=1)
-    print(table(rows))
-    print(f"\n{time.perf_counter() - t0:.0f} s in all")
-    if args.out:
-        Path(args.out).write_text(json.dumps({"argv": sys.argv[1:], "base": BASE, "rows": rows}, indent=1))
-    return 0
+    return run_variants(args, VARIANTS, run_one, table, BASE, args.trace)
 
 
 if __name__ == "__main__":

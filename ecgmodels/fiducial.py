@@ -195,8 +195,8 @@ def subset(n: int, cap: int, seed: int = 0) -> np.ndarray:
 def compare(gen_mv: np.ndarray, floor_mv: np.ndarray, average_mv: np.ndarray, real_mv: np.ndarray, r_index: int,
             fs: float, real_points: np.ndarray | None = None) -> dict:
     """The feature-fidelity section of a report: every set delineated the same way and compared with
-    the held-out real beats `real_mv` (FEATURE_BEATS of each set, twice that of the real beats). Returns {'generated', 'floor', 'average': fidelity(...),
-    'real': summary(...), 'annotated': summary of the real beats' features from LUDB's annotations
+    the held-out real beats `real_mv` (FEATURE_BEATS of each set, twice that of the real beats).
+    Returns {'generated', 'floor', 'average': fidelity(...), 'real': summary(...), 'annotated': summary of the real beats' features from LUDB's annotations
     (with `real_points`), 'standing': {feature: close/near/far}} (all in mV / ms / shares)."""
     pick = subset(len(real_mv), 2 * FEATURE_BEATS)
     real_mv = np.asarray(real_mv)[pick]
