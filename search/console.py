@@ -68,6 +68,8 @@ def make_console(total: int, verbose: bool):
                               for k in ("loss", "g_lstm_units", "g_lr", "d_lr", "batch_size", "d_steps") if k in c)
             metrics = (f"prd {m['prd']:6.1f}  mmd {m['mmd']:7.4f}  cov {m['coverage']:.2f}  score {m['score']:6.2f}"
                        if "prd" in m and m["prd"] < NO_METRICS else "no metrics")
+            if "bar" in m and m["prd"] < NO_METRICS:  # its best epoch meets the quality bar (ecgmodels.best)
+                metrics += "  bar " + ("yes" if m["bar"] else "no ")
             if "plausible" in m:  # checked once, when a trial completes
                 metrics += "  ECG " + ("yes" if m["plausible"] else "NO ")
             lineage = f" | weights from {m['lineage']}" if m.get("lineage") else ""

@@ -3,7 +3,9 @@
 Selection rules on the Pareto front of finished trials (`--select`), among the front's trials whose
 validation MMD^2 is below the average-beat baseline's (a generator that is not is no use; when no
 trial is, the rule's choice is exported anyway and marked NOT USABLE in the console, model.json
-and leaderboard.md):
+and leaderboard.md), whose beats are plausible ECG and, when any trial's best epoch meets it, that
+meet the quality bar on validation (ecgmodels.best.meets_bar: without it the knee rule preferred
+generators that draw only the commonest beats; the front is then taken over those trials):
 - `knee` (default): the lowest score, PRD/floor_PRD + (MMD - floor_MMD)/(average_MMD - floor_MMD)
   (ecgmodels.best.scalarised),
   the best balance of the two. The minimiser of a positive weighted sum is always on the front.
@@ -37,7 +39,8 @@ def choose(board: pd.DataFrame, select: str = "knee", trial: int | None = None,
 
     `trial` if given; else by `select` on the Pareto front of the completed trials that are usable:
     validation MMD^2 below `average_mmd` (the average-beat baseline) and beats not flagged as
-    implausible ECG (the `plausible` column; a run from before it has none). When no trial is both,
+    implausible ECG (the `plausible` column; a run from before it has none), narrowed to those whose
+    best epoch meets the quality bar (the `bar` column) when any does. When no trial is usable,
     the rule's choice on the whole front among those below the average beat, else on the whole front,
     flagged False, so the run can say plainly that nothing usable was found."""
     if trial is not None:
@@ -55,6 +58,8 @@ def choose(board: pd.DataFrame, select: str = "knee", trial: int | None = None,
     ecg = board["plausible"].ne(0) if "plausible" in board else pd.Series(True, index=board.index)  # NaN: unchecked
     done = completed(board)
     good = board[done & below & ecg]
+    if "bar" in good and good["bar"].eq(1).any():
+        good = good[good["bar"].eq(1)]
     if not good.empty:
         good = good[pareto_mask(good["prd"].to_numpy(float), good["mmd"].to_numpy(float))]
         return good.sort_values(key).iloc[0], True

@@ -147,6 +147,8 @@ def from_results(grid, param_names: list[str], cut: set[str] = frozenset()) -> p
                # a metric a trial never reported stays empty (NaN) and keeps the trial off the front
                **{c: m.get(c, np.nan) for c in METRIC_COLS},
                "score": m.get("score", np.nan),
+               # 1 when its best epoch meets the quality bar on validation (ecgmodels.best.meets_bar)
+               "bar": m.get("bar", np.nan),
                "trial_seed": m.get("trial_seed"),
                "node": str(m.get("node", ""))[:8],
                "resumed_from": m.get("resumed_from", 0),
@@ -156,7 +158,7 @@ def from_results(grid, param_names: list[str], cut: set[str] = frozenset()) -> p
                "checkpoint": res.checkpoint.path if res.checkpoint else "",
                "error": error_line(res.error)}
         if row["status"] == "diverged":  # its reported values are the penalty Optuna needed, not measurements
-            row.update({c: np.nan for c in (*METRIC_COLS, "score")})
+            row.update({c: np.nan for c in (*METRIC_COLS, "score", "bar")})
         rows.append(row)
     df = pd.DataFrame(rows)
     if df.empty:
@@ -256,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     info = Path(args.run) / "run.json"
     if info.is_file() and "baselines" in (meta := json.loads(info.read_text())):
         df = pd.concat([df, baseline_rows(meta["baselines"])], ignore_index=True)
-    cols = ["trial", "status", "pareto", "plausible", "epochs", "best_epoch", "wall_s", "score", *POPULATION, "loss", "g_lr", "d_lr",
+    cols = ["trial", "status", "pareto", "bar", "plausible", "epochs", "best_epoch", "wall_s", "score", *POPULATION, "loss", "g_lr", "d_lr",
             "g_lstm_units", "batch_size", "d_steps"]
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(df[[c for c in cols if c in df.columns]].to_string(index=False))

@@ -364,6 +364,23 @@ def test_a_tampered_generator_pt2_is_never_unpickled(exported, tmp_path):
 # --------------------------------------------------------------------------------------- best epoch
 
 
+def test_quality_bar_worked_by_hand():
+    from ecgmodels.best import better, meets_bar
+
+    floor = {"mmd": -0.002, "precision": 0.8, "recall": 0.9, "coverage": 1.0}
+    average = {"mmd": 0.038}  # the scale: (mmd + 0.002) / 0.04, so the bar (0.13) is mmd <= 0.0032
+    ok = {"mmd": 0.003, "precision": 0.68, "recall": 0.765, "coverage": 0.85, "diversity": 0.8}  # each just at the bar
+    assert meets_bar(ok, floor, average)
+    for key, value in [("mmd", 0.0034), ("precision", 0.67), ("recall", 0.76), ("coverage", 0.84),
+                       ("diversity", 0.79), ("diversity", 1.21), ("recall", float("nan"))]:
+        assert not meets_bar(ok | {key: value}, floor, average), (key, value)
+    # meeting the bar comes before a lower score; between equals, the lower score wins
+    assert better({"bar": 1.0, "score": 0.95}, {"bar": 0.0, "score": 0.79})
+    assert not better({"bar": 0.0, "score": 0.79}, {"bar": 1.0, "score": 0.95})
+    assert better({"bar": 0.0, "score": 0.8}, {"bar": 0.0, "score": 0.9})
+    assert better({"bar": 1.0, "score": 0.8}, {"score": 0.7})  # a checkpoint from before the bar: not met
+
+
 def test_best_epoch_keeps_the_lowest_score_as_a_frozen_copy():
     """Epochs whose generator draws flat lines, then real training beats, then flat lines again:
     the middle one is kept, and its checkpoint does not follow later in-place weight updates."""

@@ -65,6 +65,22 @@ def test_choose_prefers_plausible_ecg():
     assert row["trial"] == 1 and usable
 
 
+def test_choose_prefers_trials_that_meet_the_quality_bar():
+    # trial 1 is the knee, but only trial 0 and 2's best epochs met the bar on validation; 0 is above
+    # the average beat (0.03), so 2 is chosen, and the front is taken over the bar's trials only.
+    b = board().assign(bar=[1.0, 0.0, 1.0, 0.0])
+    assert choose(b, "knee", average_mmd=0.03)[0]["trial"] == 2
+    assert choose(b, "knee")[0]["trial"] == 0  # no average beat given: 0 (score 1.9) before 2 (4.1)
+    # trial 3 is off the global front but the only one meeting the bar: it is the bar's own front
+    assert choose(b.assign(bar=[0.0, 0.0, 0.0, 1.0]), "knee")[0]["trial"] == 3
+    # none meets it (or a run from before the bar): the rule as before
+    assert choose(b.assign(bar=0.0), "knee", average_mmd=0.03)[0]["trial"] == 1
+    assert choose(b.assign(bar=np.nan), "knee", average_mmd=0.03)[0]["trial"] == 1
+    # a trial that meets the bar but draws no ECG is not preferred
+    row, _ = choose(b.assign(bar=[0.0, 0.0, 1.0, 0.0], plausible=[1.0, 1.0, 0.0, 1.0]), "knee", average_mmd=0.03)
+    assert row["trial"] == 1
+
+
 def test_trials_without_metrics_rank_last():
     b = board()
     b.loc[0, ["mmd", "score", "coverage"]] = np.nan  # a diverged trial: no measurements
