@@ -6,8 +6,8 @@
 #   bash scripts/cluster_loopback.sh            # uses $LUDB_DIR, or synthetic records if unset
 #
 # Token authentication stays on, as on a real cluster: every client (the worker's `ray start`, the
-# job client) runs with RAY_AUTH_MODE=token and reads the token `ray start --head` wrote to
-# ~/.ray/auth_token (on a real cluster, copy that file to each worker and client machine).
+# job client) runs with RAY_AUTH_MODE=token and reads the token `ray get-auth-token --generate` wrote
+# to ~/.ray/auth_token (on a real cluster, copy that file to each worker and client machine).
 # Ports are chosen free at start, so the script can run beside another Ray.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +37,9 @@ if [ -z "$data_dir" ]; then
   split=(--split 0.5,0.25,0.25)  # 12 records: 3 each for validation and test (the k-NN metrics need several)
 fi
 
+# With RAY_AUTH_MODE=token, `ray start --head` needs a token and does not make one: make it first
+# (a no-op when ~/.ray/auth_token exists, e.g. from an earlier local search)
+ray get-auth-token --generate >/dev/null
 ray start --head --node-ip-address=127.0.0.2 --port="$gcs_port" --num-cpus=1 \
   --dashboard-host=127.0.0.1 --dashboard-port="$dash_port" --temp-dir="$head_dir" --disable-usage-stats
 ray start --address="127.0.0.2:$gcs_port" --node-ip-address=127.0.0.3 --num-cpus=1 --temp-dir="$worker_dir"

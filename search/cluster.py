@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import signal
+import sys
+import tempfile
 
 import numpy as np
 
@@ -16,6 +19,28 @@ from .options import UsageError
 REAP_ON_DRIVER_DEATH = False
 
 
+class _Held:
+    text = ""
+
+
+@contextlib.contextmanager
+def _stderr_held():
+    """Hold what this process writes to file descriptor 2 (Ray's C++ logging included) in a
+    temporary file until the block ends; its text is in the yielded object's `text`."""
+    sys.stderr.flush()
+    held, saved = _Held(), os.dup(2)
+    with tempfile.TemporaryFile() as buf:
+        os.dup2(buf.fileno(), 2)
+        try:
+            yield held
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            buf.seek(0)
+            held.text = buf.read().decode(errors="replace")
+
+
 def connect(args: argparse.Namespace) -> dict:
     """Start or join Ray and check the requested resources fit; returns cluster resources."""
     import logging
@@ -25,15 +50,22 @@ def connect(args: argparse.Namespace) -> dict:
     kwargs = dict(log_to_driver=args.verbose, logging_level=logging.INFO if args.verbose else logging.WARNING,
                   configure_logging=True)
     if args.address:
+        print(f"joining the Ray cluster at {args.address} ...", flush=True)
         try:
-            ray.init(address=args.address, **kwargs)
+            with _stderr_held() as held:  # Ray's C++ client logs a line per retry (~20 s of them) on failure
+                ray.init(address=args.address, **kwargs)
         except Exception as exc:  # Ray raises ConnectionError, RuntimeError, or its own auth errors here
             reason = str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else type(exc).__name__
-            auth = "" if os.environ.get("RAY_AUTH_MODE") else (
-                " If the cluster uses token authentication (Ray's default), set RAY_AUTH_MODE=token and copy the "
-                "head's ~/.ray/auth_token to this machine.")
+            if "InvalidAuthToken" in held.text:
+                auth = (" It refused this machine's token (none, or another cluster's): that cluster uses token "
+                        "authentication, so copy the head's ~/.ray/auth_token here and set RAY_AUTH_MODE=token.")
+            else:
+                auth = "" if os.environ.get("RAY_AUTH_MODE") else (
+                    " If the cluster uses token authentication (Ray's default), set RAY_AUTH_MODE=token and copy the "
+                    "head's ~/.ray/auth_token to this machine.")
             raise UsageError(f"--address {args.address}: cannot join that Ray cluster ({reason}).{auth} Or leave "
                              "--address out to run on this machine alone") from exc
+        sys.stderr.write(held.text)  # joined: whatever Ray said belongs on the console after all
     else:
         # address="local": always a new Ray of our own. Without it, ray.init joins whatever cluster Ray's
         # `ray_current_cluster` file names (someone else's, or a dead one) and fails or shares it.

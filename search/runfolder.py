@@ -50,15 +50,22 @@ def load_resume(args: argparse.Namespace) -> tuple[argparse.Namespace, dict]:
     # and would put the trials it has yet to start back in the original folder: refuse that case.
     info["experiment_path"] = lb.resolve_in_run(run, info["experiment_path"])
     origin = info.get("run_dir")
-    started = len(list(Path(info["experiment_path"]).glob("trial_*"))) if "://" not in info["experiment_path"] else 0
+    local = "://" not in info["experiment_path"]
+    started = len(list(Path(info["experiment_path"]).glob("trial_*"))) if local else 0
     if origin and Path(origin).resolve() != run.resolve() and started < int(info["args"]["num_samples"]):
         raise UsageError(f"--resume {run}: this search was started in {origin} and still has trials to start; Ray "
                          "Tune would write them there, not here. Resume it from there (move it back), or start a new "
                          "search; the finished trials of this copy can still be exported (python -m search.export)")
     from ray import tune
 
-    if not tune.Tuner.can_restore(info["experiment_path"]):
-        raise UsageError(f"--resume {run}: {info['experiment_path']} holds no Tune experiment state to resume")
+    # Stopped (Ctrl-C, kill, a crash) after run.json was written but before Tune's first save of its
+    # state: no trial had started, so the search starts its trials afresh, as the same command would.
+    info["restore"] = tune.Tuner.can_restore(info["experiment_path"])
+    if not info["restore"]:
+        if started:
+            raise UsageError(f"--resume {run}: {info['experiment_path']} has trial folders but no Tune experiment "
+                             "state to resume them from (deleted or from another tool); start a new search")
+        print(f"resuming '{info['name']}': it stopped before its first trial started, so its trials start now")
     from .options import build_parser
 
     # options added since the run started take their defaults (validate() fills the derived ones)

@@ -145,6 +145,7 @@ def run_search(args, argv, info: dict, name: str, run_dir: Path, experiment_path
                 # PBT keeps every checkpoint (search.cluster), so its trials write one per perturbation step
                 "checkpoint_every": args.perturb_every if args.scheduler == "pbt" else 1}
     run_dir.mkdir(parents=True, exist_ok=True)
+    restore = bool(args.resume) and info["restore"]  # False: resumed before Tune's first save (runfolder.py)
     earlier_wall_s = float(info.get("wall_s", 0.0))
     earlier_seed_ref = info.get("seed_reference")  # a resumed search reuses a finished reference
     from .leaderboard import relative_to_run
@@ -184,8 +185,8 @@ def run_search(args, argv, info: dict, name: str, run_dir: Path, experiment_path
         print(f"seed variant reference: training for {args.reference_epochs} epochs alongside the search")
 
     console = make_console(args.num_samples, args.verbose)
-    tuner = make_tuner(args, {"data": ray.put(payload)}, settings, experiment_path, resources, bool(args.resume),
-                       console)
+    tuner = make_tuner(args, {"data": ray.put(payload)}, settings, experiment_path, resources,
+                       restore, console)
     cstate = console_state()
     try:
         grid = tuner.fit()

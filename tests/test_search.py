@@ -112,7 +112,8 @@ def test_resume_refuses_a_search_scored_with_earlier_metrics(tmp_path):
 
 def test_a_stale_local_ray_head_does_not_capture_the_default_search(synthetic_ludb, tmp_path):
     """Ray's `ray_current_cluster` file names a head that is gone: without --address the search must
-    still start a Ray of its own (ray.init would otherwise try to join the dead head)."""
+    still start a Ray of its own (ray.init would otherwise try to join the dead head). Then: a run that
+    stopped before Tune first saved its state resumes by starting its trials."""
     import shutil
     import tempfile
 
@@ -123,12 +124,27 @@ def test_a_stale_local_ray_head_does_not_capture_the_default_search(synthetic_lu
         res = run(tune_cmd(synthetic_ludb, tmp_path, "stale", "--smoke", "--num-samples", "1", "--max-epochs", "1"),
                   env={**ENV, "TMPDIR": str(short)})
         assert res.returncode == 0, res.stdout + res.stderr
+        # Stopped after run.json was written but before Tune's first save (here: its state removed):
+        # --resume starts the trials afresh instead of refusing a run it cannot restore.
+        run_dir = tmp_path / "stale"
+        shutil.rmtree(run_dir / "tune")
+        (run_dir / "leaderboard.csv").unlink()
+        res = run([sys.executable, "-m", "search.tune", "--resume", str(run_dir)], env={**ENV, "TMPDIR": str(short)})
+        assert res.returncode == 0 and "its trials start now" in res.stdout, res.stdout + res.stderr
+        assert board(run_dir)["status"].tolist() == ["completed"]
     finally:
         shutil.rmtree(short, ignore_errors=True)
 
 
 def test_joining_no_cluster_is_one_line_not_a_traceback(synthetic_ludb, tmp_path):
-    res = run(tune_cmd(synthetic_ludb, tmp_path, "auto", "--smoke", "--address", "auto"))
+    import shutil
+    import tempfile
+
+    # `auto` finds a cluster through $TMPDIR/ray/ray_current_cluster: an empty TMPDIR of its own, so
+    # that another Ray on this machine (someone else's) is never joined
+    short = tempfile.mkdtemp(prefix="r", dir="/tmp")
+    res = run(tune_cmd(synthetic_ludb, tmp_path, "auto", "--smoke", "--address", "auto"), env={**ENV, "TMPDIR": short})
+    shutil.rmtree(short, ignore_errors=True)
     assert res.returncode == 2 and "--address auto: cannot join that Ray cluster" in res.stderr, res.stderr
     assert "Traceback" not in res.stderr and not (tmp_path / "auto" / "run.json").exists()
 
@@ -321,6 +337,50 @@ def test_ctrl_c_to_the_whole_process_group_with_the_seed_reference(synthetic_lud
     assert info["wall_s"] > wall_before and info["calls"] == 2  # the resumed call adds its time
     assert json.loads((run_dir / "run.json").read_text())["seed_reference"]["epochs"] == 30
     assert "| seed-variant |" in (run_dir / "leaderboard.md").read_text()
+
+
+def read_until(proc, text: str, timeout: float) -> str:
+    """Read `proc`'s stdout (a pipe, text mode) until a line holds `text`; what was read so far."""
+    import queue
+    import threading
+
+    lines: queue.Queue = getattr(proc, "_lines", None) or queue.Queue()
+    if not hasattr(proc, "_lines"):
+        proc._lines = lines
+        threading.Thread(target=lambda: [lines.put(ln) for ln in proc.stdout], daemon=True).start()
+    seen, deadline = [], time.time() + timeout
+    while time.time() < deadline:
+        try:
+            seen.append(lines.get(timeout=0.5))
+        except queue.Empty:
+            continue
+        if text in seen[-1]:
+            return "".join(seen)
+    raise AssertionError(f"no line with {text!r} within {timeout} s; read: {''.join(seen)[-2000:]}")
+
+
+def test_ctrl_c_while_waiting_for_the_seed_reference_and_on_a_resumed_call(synthetic_ludb, tmp_path):
+    """The trials are done and the driver waits for the seed reference (its worker gets the SIGINT
+    too, as in a terminal): exit 3 at once, resumable, nothing of the trials lost. The resumed call
+    (nothing left to train but the reference) is interrupted the same way."""
+    cmd = tune_cmd(synthetic_ludb, tmp_path, "wait", "--smoke", "--num-samples", "1", "--max-epochs", "1",
+                   "--reference-epochs", "2000")
+    run_dir = tmp_path / "wait"
+    for call in (1, 2):
+        proc = subprocess.Popen(cmd if call == 1 else [sys.executable, "-m", "search.tune", "--resume", str(run_dir)],
+                                cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+        read_until(proc, "waiting for the seed variant reference", 180)
+        time.sleep(2.0)  # the reference is training
+        t0 = time.time()
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 3, f"call {call}: exit {proc.returncode}\n{out}\n{err}"
+        assert time.time() - t0 < 90, "waited for the seed reference instead of stopping"  # it writes the outputs
+        assert "seed variant reference: interrupted" in err and f"--resume {run_dir}" in err, err
+        info = json.loads((run_dir / "run.json").read_text())
+        assert "seed_reference" not in info and info["calls"] == call
+        assert board(run_dir)["status"].tolist() == ["completed"]  # the trial is kept, not re-run
 
 
 def test_faults_retry_divergence_and_errors(synthetic_ludb, tmp_path):
