@@ -48,11 +48,13 @@ def load_resume(args: argparse.Namespace) -> tuple[argparse.Namespace, dict]:
     # Recorded relative to the run folder when it lies inside it, so a moved or copied run resumes where it is:
     # Tune re-points the trials it restores. But Ray 2.60's searcher keeps the storage path it started with
     # and would put the trials it has yet to start back in the original folder: refuse that case.
+    # Trials kept outside the run folder (--storage-path: a URI or another folder) did not move with it.
+    inside = lb.resolve_in_run(run, info["experiment_path"]) != info["experiment_path"]
     info["experiment_path"] = lb.resolve_in_run(run, info["experiment_path"])
     origin = info.get("run_dir")
     local = "://" not in info["experiment_path"]
     started = len(list(Path(info["experiment_path"]).glob("trial_*"))) if local else 0
-    if origin and Path(origin).resolve() != run.resolve() and started < int(info["args"]["num_samples"]):
+    if inside and origin and Path(origin).resolve() != run.resolve() and started < int(info["args"]["num_samples"]):
         raise UsageError(f"--resume {run}: this search was started in {origin} and still has trials to start; Ray "
                          "Tune would write them there, not here. Resume it from there (move it back), or start a new "
                          "search; the finished trials of this copy can still be exported (python -m search.export)")

@@ -110,6 +110,27 @@ def test_resume_refuses_a_search_scored_with_earlier_metrics(tmp_path):
     assert res.returncode == 2 and "earlier evaluation metrics" in res.stderr and "ecgmodels.evaluate" in res.stderr
 
 
+def test_a_moved_run_resumes_when_its_trials_live_outside_it(tmp_path):
+    """Moving a run folder moves the trials inside it, and Ray would start the rest in the original
+    folder: refused. Trials kept elsewhere (--storage-path) did not move: not refused."""
+    import argparse
+
+    from search.options import UsageError
+    from search.runfolder import load_resume
+
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    base = {"name": "x", "args": {"num_samples": 2}, "dataset_config": {}, "command": "python -m search.tune",
+            "kernel": {}, "baselines": {}, "run_dir": str(tmp_path / "original")}
+    call = argparse.Namespace(resume=str(moved), address=None, verbose=False)
+    (moved / "run.json").write_text(json.dumps(base | {"experiment_path": "tune"}))
+    with pytest.raises(UsageError, match="was started in"):
+        load_resume(call)
+    (moved / "run.json").write_text(json.dumps(base | {"experiment_path": str(tmp_path / "storage" / "x")}))
+    _, info = load_resume(call)  # no Tune state there yet either: it starts its trials
+    assert info["restore"] is False and info["experiment_path"] == str(tmp_path / "storage" / "x")
+
+
 def test_a_stale_local_ray_head_does_not_capture_the_default_search(synthetic_ludb, tmp_path):
     """Ray's `ray_current_cluster` file names a head that is gone: without --address the search must
     still start a Ray of its own (ray.init would otherwise try to join the dead head). Then: a run that
