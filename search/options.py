@@ -66,7 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--smoke", action="store_true", help="--space smoke with a tiny budget (4 trials x 2 epochs "
                    "unless given): a quick look that the whole pipeline works")
     s.add_argument("--eval-n", type=int, default=256,
-                   help="generated beats scored per evaluation (default %(default)s)")
+                   help="generated beats scored per validation epoch (default %(default)s)")
+    s.add_argument("--test-n", type=int, default=512,
+                   help="generated beats scored on the test split, for the exported generator and the seed "
+                   "reference (default %(default)s)")
     s.add_argument("--reference-epochs", type=int,
                    help="also train the seed's own model for this many epochs as a reference row "
                    "(default: --max-epochs; 0 skips it; on CPU it takes ~30 s per epoch)")
@@ -110,8 +113,9 @@ def validate(args: argparse.Namespace) -> None:
         raise UsageError(f"--cpus-per-trial {args.cpus_per_trial}: must be positive")
     if args.gpus_per_trial < 0 or (args.gpus_per_trial > 1 and args.gpus_per_trial != int(args.gpus_per_trial)):
         raise UsageError(f"--gpus-per-trial {args.gpus_per_trial}: use a fraction of one GPU or a whole number")
-    if args.eval_n < 6:
-        raise UsageError(f"--eval-n {args.eval_n}: at least 6 generated beats are needed (k-NN metrics use k=5)")
+    for flag, n in (("--eval-n", args.eval_n), ("--test-n", args.test_n)):
+        if n < 6:
+            raise UsageError(f"{flag} {n}: at least 6 generated beats are needed (k-NN metrics use k=5)")
     if args.name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", args.name):
         raise UsageError(f"--name {args.name!r}: use a plain folder name (letters, digits, '.', '_', '-'), not a path; "
                          "the run goes to <results-dir>/<name>")

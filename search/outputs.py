@@ -42,7 +42,7 @@ def write_outputs(run_dir: Path, grid, args, info: dict, ds, validation, seed_re
     test_md, exported = "", ""
     try:
         row, usable = choose(board, args.select, average_mmd=base["average"]["mmd"])
-        rep = export_row(row, ds, run_dir / "best", 512, args.select, run_dir / "samples.png", validation.kernel, usable)
+        rep = export_row(row, ds, run_dir / "best", args.test_n, args.select, run_dir / "samples.png", validation.kernel, usable)
         extra = [(f"seed variant (epoch {seed_ref['best_epoch']} of {seed_ref['epochs']})", seed_ref["test"]["generated"])] \
             if seed_ref else []
         published = [("the seed's published table (mean [min, max]; its leaky split, hand-cleaned)", SEED_PUBLISHED)]

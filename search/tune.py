@@ -181,7 +181,7 @@ def run_search(args, argv, info: dict, name: str, run_dir: Path, experiment_path
 
         remote = ray.remote(num_cpus=args.cpus_per_trial, num_gpus=args.gpus_per_trial)(run_seed_reference)
         seed_task = remote.remote(ds.evaluation_inputs("test"), args.reference_epochs, args.seed, settings["threads"],
-                                  validation, 512)
+                                  validation, args.test_n)
         print(f"seed variant reference: training for {args.reference_epochs} epochs alongside the search")
 
     console = make_console(args.num_samples, args.verbose)
