@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ecgmodels.best import BAR_MMD, BAR_SHARE, BAR_SPREAD  # the quality bar (see the docstring)
+from ecgmodels.best import meets_bar, mmd_scale  # the quality bar (see the docstring)
 
 BAR_SCORE = 1.2  # ecgmodels.best.scalarised: real beats ~1.0, the average beat ~2.1
 
@@ -53,11 +53,10 @@ def summarise(run: Path) -> dict:
     info = json.loads((run / "run.json").read_text())
     floor, average = info["baselines"]["floor"], info["baselines"]["average"]
     df = timeline(run)
-    scale = (df["mmd"] - floor["mmd"]) / (average["mmd"] - floor["mmd"])
+    scale = mmd_scale(df["mmd"], floor, average)
     usable = df["mmd"] < average["mmd"]
-    bar = ((scale <= BAR_MMD) & df["diversity"].between(*BAR_SPREAD)
-           & (df["precision"] >= BAR_SHARE * floor["precision"]) & (df["recall"] >= BAR_SHARE * floor["recall"])
-           & (df["coverage"] >= BAR_SHARE * floor["coverage"]))
+    # judged here, not read from the 'bar' column: runs from before it have none
+    bar = df.apply(lambda r: meets_bar(r, floor, average), axis=1)
     model = json.loads((run / "best" / "model.json").read_text())
     ev = model["evaluation"]
     g, f, a = ev["generated"], ev["floor"], ev["average"]
@@ -66,7 +65,7 @@ def summarise(run: Path) -> dict:
             "first_usable_s": first_time(df, usable), "first_score_s": first_time(df, df["score"] <= BAR_SCORE),
             "first_bar_s": first_time(df, bar), "best_val_score": float(df["score"].min()),
             "best_val_scale": float(scale.min()),
-            "test": {"mmd_scale": (g["mmd"] - f["mmd"]) / (a["mmd"] - f["mmd"]), "mmd_v_ratio": ev.get("mmd_v_ratio"),
+            "test": {"mmd_scale": mmd_scale(g["mmd"], f, a), "mmd_v_ratio": ev.get("mmd_v_ratio"),
                      "precision": g["precision"] / f["precision"], "recall": g["recall"] / f["recall"],
                      "coverage": g["coverage"] / f["coverage"], "diversity": g["diversity"],
                      "r_peak_rate": ev.get("shape", {}).get("r_peak_rate"),

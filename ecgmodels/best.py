@@ -3,7 +3,7 @@
 GAN training on ~1.5k beats does not improve steadily: in the reference search the median trial
 ended at twice the validation MMD of its best epoch (bench/best_epoch.py). So every run (a search trial, the seed reference, the train
 CLI) scores each epoch on validation and keeps a frozen copy of the best epoch's checkpoint; that
-epoch, not the last, is what gets ranked, reported on test and exported. The rule is one number,
+epoch, not the last, is what gets ranked, reported on test and exported. The score is one number,
 `scalarised`: PRD over the real-vs-real floor's PRD, plus MMD^2 placed on a scale where real beats
 (the floor) are 0 and the average training beat is 1. Real beats score about 1.0, the average beat
 about 2.1 on LUDB II validation; higher is worse. (MMD^2 is not divided by its floor: the unbiased
@@ -13,7 +13,8 @@ estimate for real beats is ~0, sometimes negative, so it is no scale; the gap to
 kinds of beat scores well on it (the previous reference's choice: validation score 0.79, below real
 beats', at recall 0.57 against real beats' 0.92). So an epoch, and a trial, is first asked whether it
 meets the **quality bar** (`meets_bar`, the quality issue's targets, on validation): the best epoch is
-the lowest-score epoch among those that meet it, or the lowest-score epoch while none has.
+the lowest-score epoch among those that meet it, or the lowest-score epoch while none has; `rank`
+puts that order in one number (score, plus BAR_MISSED when the bar is missed), which ASHA uses too.
 """
 from __future__ import annotations
 
@@ -27,10 +28,15 @@ from .metrics import POPULATION, Kernel, baselines, evaluate, fit_kernel, r_peak
 from .train import EpochReport, sampler
 
 
+def mmd_scale(mmd: float, floor: dict, average: dict) -> float:
+    """MMD^2 on the scale where the floor (real beats) is 0 and the average beat is 1."""
+    return (mmd - floor["mmd"]) / (average["mmd"] - floor["mmd"])
+
+
 def scalarised(prd: float, mmd: float, floor: dict, average: dict) -> float:
-    """PRD/floor_PRD + (MMD - floor_MMD)/(average_MMD - floor_MMD): one number for picking epochs,
+    """PRD/floor_PRD + MMD^2 on the floor-0 / average-beat-1 scale: one number for picking epochs,
     schedulers and the 'knee' rule."""
-    return prd / floor["prd"] + (mmd - floor["mmd"]) / (average["mmd"] - floor["mmd"])
+    return prd / floor["prd"] + mmd_scale(mmd, floor, average)
 
 
 # The quality bar, on validation against the real-vs-real floor's values (bench/schedulers.py also
@@ -39,21 +45,23 @@ BAR_MMD = 0.13  # MMD^2 at most this on the real-0 / average-beat-1 scale: what 
 #                 MMD^2 is on LUDB II (the average beat sits at 4.8x)
 BAR_SHARE = 0.85  # precision, recall and coverage each at least this share of real beats'
 BAR_SPREAD = (0.8, 1.2)  # diversity (beat-to-beat spread over real beats') within this range
+# Added to the score of metrics that miss the bar, for `rank`: more than any score of a generator that
+# draws anything (noise scores ~40; a diverged trial reports 1e4), so rank orders bar first, then score.
+BAR_MISSED = 1000.0
 
 
 def meets_bar(m: dict, floor: dict, average: dict) -> bool:
     """Whether population metrics `m` (metrics.evaluate's keys) meet the quality bar: MMD^2 within
     BAR_MMD of the floor on the floor-0 / average-beat-1 scale, precision, recall and coverage at
     least BAR_SHARE of the floor's, diversity within BAR_SPREAD. NaN anywhere fails."""
-    scale = (m["mmd"] - floor["mmd"]) / (average["mmd"] - floor["mmd"])
-    return bool(scale <= BAR_MMD and BAR_SPREAD[0] <= m["diversity"] <= BAR_SPREAD[1]
+    return bool(mmd_scale(m["mmd"], floor, average) <= BAR_MMD and BAR_SPREAD[0] <= m["diversity"] <= BAR_SPREAD[1]
                 and all(m[k] >= BAR_SHARE * floor[k] for k in ("precision", "recall", "coverage")))
 
 
-def better(a: dict, b: dict) -> bool:
-    """Whether metrics `a` beat `b`: meeting the quality bar first ('bar'; a checkpoint from before
-    the bar has none and counts as not meeting it), then the lower score."""
-    return (-a.get("bar", 0.0), a["score"]) < (-b.get("bar", 0.0), b["score"])
+def rank(score: float, bar: bool) -> float:
+    """One number that orders metrics bar first, then by score (lower is better): what picks an
+    epoch (BestEpoch) and what ASHA stops trials on."""
+    return score + (0.0 if bar else BAR_MISSED)
 
 
 @dataclass
@@ -104,11 +112,15 @@ class Validation:
         return cls(np.ascontiguousarray(val), np.asarray(val_records), kernel, n, base["floor"], base["average"])
 
     def score(self, gen: np.ndarray) -> dict:
-        """Every population metric of `gen` on validation, plus 'score' (scalarised) and 'bar' (1.0 when
-        it meets the quality bar, else 0.0)."""
+        """Every population metric of `gen` on validation, plus 'score', 'bar' and 'rank' (judged)."""
         ev = evaluate(gen, self.beats, self.records, self.kernel)
-        return {m: ev[m] for m in POPULATION} | {"score": scalarised(ev["prd"], ev["mmd"], self.floor, self.average),
-                                                 "bar": float(meets_bar(ev, self.floor, self.average))}
+        return self.judged({m: ev[m] for m in POPULATION})
+
+    def judged(self, m: dict) -> dict:
+        """Population metrics `m` plus 'score', 'bar' (1.0 when they meet the quality bar, else 0.0)
+        and 'rank' (bar first, then score), against this set-up's baselines."""
+        score, bar = scalarised(m["prd"], m["mmd"], self.floor, self.average), meets_bar(m, self.floor, self.average)
+        return m | {"score": score, "bar": float(bar), "rank": rank(score, bar)}
 
     def plausibility(self, gen: np.ndarray) -> dict:
         """Whether `gen` (scaled beats) are plausible ECG beside the validation beats
@@ -125,8 +137,9 @@ class Validation:
 
 
 class BestEpoch:
-    """Scores each epoch's generator on validation and keeps the best: the lowest-`scalarised` epoch
-    among those that meet the quality bar, or the lowest-`scalarised` one while none has.
+    """Scores each epoch's generator on validation and keeps the best, the lowest `rank`: the
+    lowest-`scalarised` epoch among those that meet the quality bar, or the lowest-`scalarised` one
+    while none has.
 
     `update(report)` returns this epoch's metrics (every population metric and 'score') and, when
     the epoch is the best so far, deep-copies its checkpoint (weights change in place afterwards).
@@ -137,6 +150,9 @@ class BestEpoch:
 
     def __init__(self, validation: Validation, seed: int, state: dict | None = None):
         self.validation, self.seed = validation, seed
+        if state is not None and "rank" not in state["selection"]:  # kept before the quality bar existed
+            sel = state["selection"]
+            state = state | {"selection": validation.judged({m: sel[m] for m in POPULATION}) | {"epoch": sel["epoch"]}}
         self.checkpoint: dict | None = state
 
     @property
@@ -146,6 +162,6 @@ class BestEpoch:
 
     def update(self, report: EpochReport) -> dict:
         now = self.validation.score(sampler(report.generator)(self.validation.n, self.seed))
-        if self.metrics is None or better(now, self.metrics):
+        if self.metrics is None or now["rank"] < self.metrics["rank"]:
             self.checkpoint = copy.deepcopy(report.checkpoint()) | {"selection": now | {"epoch": report.epoch}}
         return now

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import __version__
 from .atomic import write_text
-from .metrics import LEGACY, Kernel, fit_kernel, report
+from .metrics import LEGACY, TEST_N, Kernel, fit_kernel, report
 
 # Columns of the test table: (key, header). Higher-better and close-to-1 metrics say so.
 COLUMNS = [("mmd", "MMD²"), ("prd", "PRD %"), ("prd_g2r", "PRD g→r"), ("prd_r2g", "PRD r→g"),
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="example:\n  python -m ecgmodels.evaluate --model results/ludb-ii-reference/best --write")
     p.add_argument("--model", required=True, help="export folder (holds model.json and checkpoint.pt)")
-    p.add_argument("--n", type=int, default=512, help="generated beats to score (default %(default)s)")
+    p.add_argument("--n", type=int, default=TEST_N, help="generated beats to score (default %(default)s)")
     p.add_argument("--bootstrap", type=int, default=200, help="record resamples for the intervals (default %(default)s)")
     p.add_argument("--data-dir", help="LUDB folder (default: LUDB_DIR or the user cache, as datasets.build)")
     p.add_argument("--write", action="store_true", help="record the result in model.json, evaluation.md and the "

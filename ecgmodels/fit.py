@@ -18,6 +18,7 @@ from .best import BestEpoch, Validation
 from .config import VARIANTS, GanConfig, variant
 from .evaluate import markdown, verdict_of
 from .export import export
+from .metrics import TEST_N
 from .metrics import LEGACY, POPULATION, draw, report
 from .train import Outcome, networks, resolve_device, sampler, train
 
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, help="training seed (default: the variant's, 0)")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N (default %(default)s)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads for torch (default: torch's choice)")
-    p.add_argument("--eval-n", type=int, default=512, help="generated beats scored on the test split (default %(default)s)")
+    p.add_argument("--eval-n", type=int, default=TEST_N, help="generated beats scored on the test split (default %(default)s)")
     p.add_argument("--keep", choices=("best", "last"), default="best",
                    help="export the epoch with the best validation score (ecgmodels.best.scalarised, every epoch on "
                    "256 beats), or the last epoch (default %(default)s)")

@@ -54,6 +54,7 @@ KERNEL_SCALES = (1.0, 2.0)  # RBF bandwidths as multiples of the median training
 KERNEL_FIT_BEATS = 1000  # training beats the median distance is taken over (all pairs among them)
 AVERAGE_BEAT_NOISE = 0.01  # sd of the noise on the average-beat baseline, scaled units (~9 uV on LUDB II)
 BOOTSTRAP = 200  # record resamples for the test split's intervals
+TEST_N = 512  # generated beats a test report scores by default (every CLI that writes one)
 CI = (2.5, 97.5)
 
 # Metric names, lower-is-better first. OBJECTIVES are what the search minimises.

@@ -18,6 +18,7 @@ import numpy as np
 
 from . import fiducial as F
 from .atomic import replace_file, write_text
+from .metrics import TEST_N
 
 # Population metrics shown, with how to read them: (key, label, direction)
 METRICS = [("mmd", "MMD² (fixed kernel)", "lower"), ("precision", "precision", "higher"),
@@ -203,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
                                 epilog="example:\n  python -m ecgmodels.report --model results/ludb-ii-reference/best\n"
                                 "then open results/ludb-ii-reference/best/report.html in a browser")
     p.add_argument("--model", required=True, help="export folder (holds model.json and checkpoint.pt)")
-    p.add_argument("--n", type=int, default=512, help="generated beats to draw and score (default %(default)s)")
+    p.add_argument("--n", type=int, default=TEST_N, help="generated beats to draw and score (default %(default)s)")
     p.add_argument("--data-dir", help="LUDB folder (default: LUDB_DIR or the user cache, as datasets.build)")
     p.add_argument("--out", help="folder to write report.html and report.png into (default: the export folder)")
     args = p.parse_args(argv)

@@ -38,7 +38,8 @@ if [ -z "$data_dir" ]; then
 fi
 
 # With RAY_AUTH_MODE=token, `ray start --head` needs a token and does not make one: make it first
-# (a no-op when ~/.ray/auth_token exists, e.g. from an earlier local search)
+# (a no-op when ~/.ray/auth_token exists, e.g. from an earlier local search). It stays in your
+# ~/.ray afterwards, as Ray's own local runs leave it; scripts/token_auth_check.sh uses a HOME of its own.
 ray get-auth-token --generate >/dev/null
 ray start --head --node-ip-address=127.0.0.2 --port="$gcs_port" --num-cpus=1 \
   --dashboard-host=127.0.0.1 --dashboard-port="$dash_port" --temp-dir="$head_dir" --disable-usage-stats

@@ -6,7 +6,8 @@
 #      lines, no run folder left behind;
 #   2. with RAY_AUTH_MODE=token and the token copied: the same command joins and finishes (exit 0).
 # The head and the client each get their own HOME (Ray keeps the token in ~/.ray/auth_token), so the
-# user's own token is neither read nor overwritten; the head is stopped by PID.
+# user's own token is neither read nor overwritten; the head is stopped by PID (its processes are the
+# ones whose command line names this run's temp folder).
 #
 #   bash scripts/token_auth_check.sh
 set -euo pipefail

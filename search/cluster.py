@@ -20,25 +20,34 @@ REAP_ON_DRIVER_DEATH = False
 
 
 class _Held:
+    """What _stderr_held caught."""
     text = ""
 
 
 @contextlib.contextmanager
-def _stderr_held():
+def _stderr_held(held: _Held):
     """Hold what this process writes to file descriptor 2 (Ray's C++ logging included) in a
-    temporary file until the block ends; its text is in the yielded object's `text`."""
-    sys.stderr.flush()
-    held, saved = _Held(), os.dup(2)
-    with tempfile.TemporaryFile() as buf:
+    temporary file until the block ends; its text goes to `held.text`. Holds nothing when there
+    is no descriptor 2 to hold."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        saved = None
+    if saved is None:
+        yield held
+        return
+    buf = tempfile.TemporaryFile()
+    try:
+        sys.stderr.flush()
         os.dup2(buf.fileno(), 2)
-        try:
-            yield held
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            buf.seek(0)
-            held.text = buf.read().decode(errors="replace")
+        yield held
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        buf.seek(0)
+        held.text = buf.read().decode(errors="replace")
+        buf.close()
 
 
 def connect(args: argparse.Namespace) -> dict:
@@ -51,12 +60,15 @@ def connect(args: argparse.Namespace) -> dict:
                   configure_logging=True)
     if args.address:
         print(f"joining the Ray cluster at {args.address} ...", flush=True)
+        held = _Held()
         try:
-            with _stderr_held() as held:  # Ray's C++ client logs a line per retry (~20 s of them) on failure
+            # Ray's C++ client logs a line per retry (~20 s of them) before it gives up: held, and shown
+            # only once the join succeeds (with -v, shown as it comes)
+            with contextlib.nullcontext() if args.verbose else _stderr_held(held):
                 ray.init(address=args.address, **kwargs)
         except Exception as exc:  # Ray raises ConnectionError, RuntimeError, or its own auth errors here
             reason = str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else type(exc).__name__
-            if "InvalidAuthToken" in held.text:
+            if "InvalidAuthToken" in held.text + str(exc):
                 auth = (" It refused this machine's token (none, or another cluster's): that cluster uses token "
                         "authentication, so copy the head's ~/.ray/auth_token here and set RAY_AUTH_MODE=token.")
             else:
@@ -125,7 +137,9 @@ def make_tuner(args, data_ref_kwargs: dict, settings: dict, experiment_path: str
     else:
         searcher = OptunaSearch(space=SPACES[args.space], metric=["prd", "mmd"], mode=["min", "min"], seed=args.seed)
     if args.scheduler == "asha":
-        scheduler = ASHAScheduler(metric="score", mode="min", time_attr="epoch", max_t=args.max_epochs,
+        # rank: the kept epoch's score, bar first (ecgmodels.best.rank), so that a trial whose kept epoch
+        # moved to one that meets the bar (at a higher score) is not the one stopped
+        scheduler = ASHAScheduler(metric="rank", mode="min", time_attr="epoch", max_t=args.max_epochs,
                                   grace_period=max(1, args.max_epochs // 4), reduction_factor=2)
     # a URI splits on '/', a local path on the platform's separator
     storage, name = experiment_path.rsplit("/", 1) if "://" in experiment_path else os.path.split(experiment_path)

@@ -3,9 +3,9 @@
 Selection rules on the Pareto front of finished trials (`--select`), among the front's trials whose
 validation MMD^2 is below the average-beat baseline's (a generator that is not is no use; when no
 trial is, the rule's choice is exported anyway and marked NOT USABLE in the console, model.json
-and leaderboard.md), whose beats are plausible ECG and, when any trial's best epoch meets it, that
-meet the quality bar on validation (ecgmodels.best.meets_bar: without it the knee rule preferred
-generators that draw only the commonest beats; the front is then taken over those trials):
+and leaderboard.md) and whose beats are plausible ECG; and when any of those trials' best epoch
+meets the quality bar on validation (ecgmodels.best.meets_bar: without it the knee rule preferred
+generators that draw only the commonest beats), the front is taken over those that meet it:
 - `knee` (default): the lowest score, PRD/floor_PRD + (MMD - floor_MMD)/(average_MMD - floor_MMD)
   (ecgmodels.best.scalarised),
   the best balance of the two. The minimiser of a positive weighted sum is always on the front.
@@ -23,7 +23,7 @@ import pandas as pd
 
 from ecgmodels.evaluate import verdict_of
 from ecgmodels.export import export
-from ecgmodels.metrics import POPULATION, Kernel, draw, fit_kernel, report
+from ecgmodels.metrics import POPULATION, TEST_N, Kernel, draw, fit_kernel, report
 from ecgmodels.report import write as write_report
 from ecgmodels.sample import plot_side_by_side
 from ecgmodels.train import CheckpointError, load_checkpoint, networks, sampler
@@ -134,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--select", default="knee", choices=SELECT, help="rule on the Pareto front (default %(default)s)")
     p.add_argument("--out", help="export folder (default <run>/best, or <run>/trial-N with --trial)")
     p.add_argument("--data-dir", help="LUDB folder (default: as at search time: LUDB_DIR or the user cache)")
-    p.add_argument("--eval-n", type=int, default=512, help="generated beats scored on test (default %(default)s)")
+    p.add_argument("--test-n", "--eval-n", dest="test_n", type=int,
+                   help="generated beats scored on test (default: the search's --test-n, else 512)")
     args = p.parse_args(argv)
     run = Path(args.run)
     try:
@@ -145,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"trial {row['trial']} has no checkpoint recorded in {run / 'leaderboard.csv'}")
         row = row.copy()
         row["checkpoint"] = resolve_in_run(run, row["checkpoint"])  # recorded relative to the run folder
+        test_n = args.test_n or info.get("args", {}).get("test_n", TEST_N)  # runs before --test-n scored 512
+        if test_n < 6:
+            raise ValueError(f"--test-n {test_n}: at least 6 generated beats are needed (k-NN metrics use k=5)")
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -162,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # the kernel the search scored with (runs from before the fixed kernel have none: fit it as it did)
         kernel = Kernel.from_dict(info["kernel"]) if "kernel" in info else fit_kernel(ds.part("train"))
-        rep = export_row(row, ds, out, args.eval_n, args.select if args.trial is None else f"trial {args.trial}", png,
+        rep = export_row(row, ds, out, test_n, args.select if args.trial is None else f"trial {args.trial}", png,
                          kernel, usable if average else None)
     except (CheckpointError, OSError, RuntimeError) as exc:
         # Ray's trial checkpoints (<run>/tune, or --storage-path) are not part of a copied or committed run

@@ -6,6 +6,8 @@ import os
 import re
 import socket
 
+from ecgmodels.metrics import TEST_N
+
 # Exit statuses of `python -m search.tune` (4, missing or unusable data, is datasets.EXIT_DATA).
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_UNFINISHED = 0, 1, 2, 3
 
@@ -49,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "any URI Ray supports, e.g. s3://bucket/prefix (default <results-dir>/<name>/tune)")
     s.add_argument("--scheduler", choices=("none", "asha", "pbt"), default="none",
                    help="none: Optuna proposes every trial, each trains all its epochs; asha: Optuna proposes, weak "
-                   "trials stop early on the scalarised score; pbt: Population Based Training, --num-samples trials "
+                   "trials stop early on the scalarised score (the quality bar first); pbt: Population Based Training, --num-samples trials "
                    "drawn at random from the space train together, and every --perturb-every epochs the worst "
                    "quarter take over the best quarter's weights and configuration, going on with perturbed learning "
                    "rates and loss weights; the leaderboard's lineage column says whose weights each trial carries "
@@ -67,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "unless given): a quick look that the whole pipeline works")
     s.add_argument("--eval-n", type=int, default=256,
                    help="generated beats scored per validation epoch (default %(default)s)")
-    s.add_argument("--test-n", type=int, default=512,
+    s.add_argument("--test-n", type=int, default=TEST_N,
                    help="generated beats scored on the test split, for the exported generator and the seed "
                    "reference (default %(default)s)")
     s.add_argument("--reference-epochs", type=int,

@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 
 from ecgmodels.atomic import replace_file, write_text
-from ecgmodels.best import BAR_MMD, BAR_SHARE, BAR_SPREAD
+from ecgmodels.best import BAR_MMD, BAR_SHARE, BAR_SPREAD, meets_bar
 
 # The seed's published table (its own definitions, its leaky split): mean and [min, max], in the
 # shape of an evaluation result so it can sit in the legacy table.
@@ -33,6 +33,10 @@ def write_outputs(run_dir: Path, grid, args, info: dict, ds, validation, seed_re
         write_text(run_dir / "leaderboard.md", f"# Search `{info['name']}`\n\nNo trial had started.\n")
         return board
     base = info["baselines"]
+    # A trial that finished before the quality bar existed (a resumed older run) reported none: judge its
+    # metrics now, so that it can still be chosen beside the new ones
+    old = board["bar"].isna() & lb.completed(board)
+    board.loc[old, "bar"] = [float(meets_bar(r, base["floor"], base["average"])) for _, r in board[old].iterrows()]
     # checkpoint paths relative to the run folder, so a moved or shared folder still exports its trials
     rel = board.assign(checkpoint=[lb.relative_to_run(run_dir, c) if c else c for c in board["checkpoint"]])
     replace_file(run_dir / "leaderboard.csv", lambda tmp: rel.to_csv(tmp, index=False))

@@ -45,34 +45,39 @@ def load_resume(args: argparse.Namespace) -> tuple[argparse.Namespace, dict]:
                          "fixed kernel or baselines), so new trials would not compare with its old ones. Start a new "
                          "search, or re-score its exported best with `python -m ecgmodels.evaluate --model "
                          f"{run / 'best'} --write`")
+    from ray import tune
+
+    recorded = info["experiment_path"]
+    inside = "://" not in recorded and not Path(recorded).is_absolute()  # recorded relative: inside the run folder
+    info["experiment_path"] = path = lb.resolve_in_run(run, recorded)
+    local = "://" not in path
+    started = len(list(Path(path).glob("trial_*"))) if local else 0
+    # Stopped (Ctrl-C, kill, a crash) after run.json was written but before Tune's first save of its
+    # state: no trial had started, so the search starts its trials afresh, as the same command would.
+    info["restore"] = tune.Tuner.can_restore(path)
+    if not info["restore"] and (started or not local):
+        raise UsageError(f"--resume {run}: {path} holds no Tune experiment state to resume from"
+                         f"{' but has trial folders (deleted or from another tool)' if started else ''}; start a new search")
+    origin = info.get("run_dir")
+    elsewhere = bool(origin) and Path(origin).resolve() != run.resolve()
     # Recorded relative to the run folder when it lies inside it, so a moved or copied run resumes where it is:
     # Tune re-points the trials it restores. But Ray 2.60's searcher keeps the storage path it started with
     # and would put the trials it has yet to start back in the original folder: refuse that case.
-    # Trials kept outside the run folder (--storage-path: a URI or another folder) did not move with it.
-    inside = lb.resolve_in_run(run, info["experiment_path"]) != info["experiment_path"]
-    info["experiment_path"] = lb.resolve_in_run(run, info["experiment_path"])
-    origin = info.get("run_dir")
-    local = "://" not in info["experiment_path"]
-    started = len(list(Path(info["experiment_path"]).glob("trial_*"))) if local else 0
-    if inside and origin and Path(origin).resolve() != run.resolve() and started < int(info["args"]["num_samples"]):
+    if info["restore"] and inside and elsewhere and started < int(info["args"]["num_samples"]):
         raise UsageError(f"--resume {run}: this search was started in {origin} and still has trials to start; Ray "
                          "Tune would write them there, not here. Resume it from there (move it back), or start a new "
                          "search; the finished trials of this copy can still be exported (python -m search.export)")
-    from ray import tune
-
-    # Stopped (Ctrl-C, kill, a crash) after run.json was written but before Tune's first save of its
-    # state: no trial had started, so the search starts its trials afresh, as the same command would.
-    info["restore"] = tune.Tuner.can_restore(info["experiment_path"])
-    if not info["restore"]:
-        if started:
-            raise UsageError(f"--resume {run}: {info['experiment_path']} has trial folders but no Tune experiment "
-                             "state to resume them from (deleted or from another tool); start a new search")
-        print(f"resuming '{info['name']}': it stopped before its first trial started, so its trials start now")
+    # Trials kept outside the run folder (--storage-path) did not move with it: a copy and its original
+    # would drive one experiment (each holds only its own folder's lock), so only a moved run resumes.
+    if not inside and elsewhere and (Path(origin) / "run.json").is_file():
+        raise UsageError(f"--resume {run}: a copy of {origin}, whose trials both share in {path}; resume the "
+                         "original there (or move this folder in its place)")
     from .options import build_parser
 
     # options added since the run started take their defaults (validate() fills the derived ones)
     saved = argparse.Namespace(**(vars(build_parser().parse_args([])) | info["args"]))
     saved.address, saved.verbose, saved.resume = args.address, args.verbose, args.resume
     print(f"resuming '{info['name']}' with its original options ({info['command']}); "
-          "only --address and -v are taken from this call")
+          "only --address and -v are taken from this call"
+          + ("" if info["restore"] else "; it stopped before its first trial started, so its trials start now"))
     return saved, info

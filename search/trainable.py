@@ -30,7 +30,8 @@ from .leaderboard import NO_METRICS
 from .space import params_of, to_gan_config
 
 # Reported instead of real values when a trial diverged (NaN): the worst finite values.
-PENALTY = {m: 0.0 if m in HIGHER_BETTER or m == "diversity" else NO_METRICS for m in POPULATION} | {"score": NO_METRICS}
+PENALTY = {m: 0.0 if m in HIGHER_BETTER or m == "diversity" else NO_METRICS for m in POPULATION} | {
+    "score": NO_METRICS, "rank": NO_METRICS, "bar": 0.0}
 # Also reported for the epoch just trained, as last_<name> (PBT ranks trials by last_score)
 LAST = ("prd", "mmd", "coverage", "score")
 

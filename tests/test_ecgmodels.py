@@ -365,20 +365,57 @@ def test_a_tampered_generator_pt2_is_never_unpickled(exported, tmp_path):
 
 
 def test_quality_bar_worked_by_hand():
-    from ecgmodels.best import better, meets_bar
+    from ecgmodels.best import BAR_MISSED, meets_bar, rank
 
-    floor = {"mmd": -0.002, "precision": 0.8, "recall": 0.9, "coverage": 1.0}
-    average = {"mmd": 0.038}  # the scale: (mmd + 0.002) / 0.04, so the bar (0.13) is mmd <= 0.0032
-    ok = {"mmd": 0.003, "precision": 0.68, "recall": 0.765, "coverage": 0.85, "diversity": 0.8}  # each just at the bar
-    assert meets_bar(ok, floor, average)
-    for key, value in [("mmd", 0.0034), ("precision", 0.67), ("recall", 0.76), ("coverage", 0.84),
-                       ("diversity", 0.79), ("diversity", 1.21), ("recall", float("nan"))]:
-        assert not meets_bar(ok | {key: value}, floor, average), (key, value)
-    # meeting the bar comes before a lower score; between equals, the lower score wins
-    assert better({"bar": 1.0, "score": 0.95}, {"bar": 0.0, "score": 0.79})
-    assert not better({"bar": 0.0, "score": 0.79}, {"bar": 1.0, "score": 0.95})
-    assert better({"bar": 0.0, "score": 0.8}, {"bar": 0.0, "score": 0.9})
-    assert better({"bar": 1.0, "score": 0.8}, {"score": 0.7})  # a checkpoint from before the bar: not met
+    # floor MMD^2 0 and average 1: the scale is MMD^2 itself; the floor's shares 1: the bar is 0.85
+    floor, average = {"mmd": 0.0, "precision": 1.0, "recall": 1.0, "coverage": 1.0}, {"mmd": 1.0}
+    edge = {"mmd": 0.13, "precision": 0.85, "recall": 0.85, "coverage": 0.85, "diversity": 0.8}  # each at the bar
+    assert meets_bar(edge, floor, average) and meets_bar(edge | {"diversity": 1.2}, floor, average)
+    for key, value in [("mmd", 0.131), ("precision", 0.849), ("recall", 0.849), ("coverage", 0.849),
+                       ("diversity", 0.799), ("diversity", 1.201), ("recall", float("nan"))]:
+        assert not meets_bar(edge | {key: value}, floor, average), (key, value)
+    # the real scale: floor -0.002, average 0.038, so the bar is MMD^2 <= -0.002 + 0.13 * 0.04 = 0.0032
+    real = {"mmd": -0.002, "precision": 1.0, "recall": 1.0, "coverage": 1.0}
+    assert meets_bar(edge | {"mmd": 0.0031}, real, {"mmd": 0.038})
+    assert not meets_bar(edge | {"mmd": 0.0033}, real, {"mmd": 0.038})
+    # rank: bar first, then the lower score
+    assert rank(0.95, True) < rank(0.79, False) and rank(0.8, False) < rank(0.9, False) == 0.9 + BAR_MISSED
+    assert rank(40.0, True) < rank(0.5, False)
+
+
+def test_best_epoch_keeps_an_epoch_that_meets_the_bar_before_a_lower_score():
+    from ecgmodels.best import BestEpoch, Validation, rank
+    from ecgmodels.train import EpochReport
+
+    class Judge(Validation):  # epochs scored as given, in turn
+        def __init__(self, verdicts):
+            self.verdicts, self.n = iter(verdicts), 4
+            self.floor = {"mmd": 0.0, "prd": 50.0, "precision": 1.0, "recall": 1.0, "coverage": 1.0}
+            self.average = {"mmd": 1.0}
+
+        def score(self, gen):
+            score, bar = next(self.verdicts)
+            return {"score": score, "bar": float(bar), "rank": rank(score, bar)}
+
+    class G(torch.nn.Module):
+        latent_shape = (4, 1)
+
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))  # the sampler asks for a parameter's device
+
+        def forward(self, z):
+            return torch.zeros(len(z), 1, 8)
+
+    best = BestEpoch(Judge([(0.9, False), (0.79, False), (0.95, True), (0.8, False), (0.93, True)]), seed=0)
+    for epoch in range(1, 6):
+        best.update(EpochReport(epoch, {}, G(), lambda: {}))
+        assert best.metrics["epoch"] == [1, 2, 3, 3, 5][epoch - 1]
+    # A selection kept before the bar existed is judged when a run resumes from it.
+    m = {"prd": 40.0, "mmd": 0.1, "rmse": 0.1, "precision": 0.9, "recall": 0.9, "density": 1.0,
+         "coverage": 0.9, "diversity": 1.0, "prd_g2r": 40.0, "prd_r2g": 30.0}
+    old = BestEpoch(Judge([]), seed=0, state={"selection": m | {"score": 0.9, "epoch": 7}})
+    assert old.metrics["bar"] == 1.0 and old.metrics["rank"] == pytest.approx(0.9) and old.metrics["epoch"] == 7
 
 
 def test_best_epoch_keeps_the_lowest_score_as_a_frozen_copy():

@@ -114,25 +114,33 @@ def test_resume_refuses_a_search_scored_with_earlier_metrics(tmp_path):
     assert res.returncode == 2 and "earlier evaluation metrics" in res.stderr and "ecgmodels.evaluate" in res.stderr
 
 
-def test_a_moved_run_resumes_when_its_trials_live_outside_it(tmp_path):
-    """Moving a run folder moves the trials inside it, and Ray would start the rest in the original
-    folder: refused. Trials kept elsewhere (--storage-path) did not move: not refused."""
+def test_resume_of_moved_copied_and_never_started_runs(tmp_path):
+    """Which run folders resume (load_resume, before any Ray starts): a moved run whose trials live
+    outside it (--storage-path) does; a copy of one is refused (the two would drive one experiment);
+    one that stopped before Tune's first save starts its trials, unless trial folders are there.
+    (A moved run with trials still to start inside it: test_interrupted_search_resumes.)"""
     import argparse
 
     from search.options import UsageError
     from search.runfolder import load_resume
 
-    moved = tmp_path / "moved"
+    moved, origin, storage = tmp_path / "moved", tmp_path / "original", tmp_path / "storage" / "x"
     moved.mkdir()
     base = {"name": "x", "args": {"num_samples": 2}, "dataset_config": {}, "command": "python -m search.tune",
-            "kernel": {}, "baselines": {}, "run_dir": str(tmp_path / "original")}
+            "kernel": {}, "baselines": {}, "run_dir": str(origin)}
     call = argparse.Namespace(resume=str(moved), address=None, verbose=False)
-    (moved / "run.json").write_text(json.dumps(base | {"experiment_path": "tune"}))
-    with pytest.raises(UsageError, match="was started in"):
+    for recorded in ("tune", str(storage)):  # inside the run folder, or elsewhere; no Tune state saved yet
+        (moved / "run.json").write_text(json.dumps(base | {"experiment_path": recorded}))
+        _, info = load_resume(call)
+        assert info["restore"] is False and info["experiment_path"] == str(moved / "tune" if recorded == "tune" else storage)
+    origin.mkdir()
+    (origin / "run.json").write_text("{}")  # the original is still there: this is a copy
+    with pytest.raises(UsageError, match="a copy of"):
         load_resume(call)
-    (moved / "run.json").write_text(json.dumps(base | {"experiment_path": str(tmp_path / "storage" / "x")}))
-    _, info = load_resume(call)  # no Tune state there yet either: it starts its trials
-    assert info["restore"] is False and info["experiment_path"] == str(tmp_path / "storage" / "x")
+    (storage / "trial_0").mkdir(parents=True)
+    (moved / "run.json").write_text(json.dumps(base | {"experiment_path": str(storage), "run_dir": str(moved)}))
+    with pytest.raises(UsageError, match="has trial folders"):
+        load_resume(call)
 
 
 def test_a_stale_local_ray_head_does_not_capture_the_default_search(synthetic_ludb, tmp_path):
@@ -172,6 +180,26 @@ def test_joining_no_cluster_is_one_line_not_a_traceback(synthetic_ludb, tmp_path
     shutil.rmtree(short, ignore_errors=True)
     assert res.returncode == 2 and "--address auto: cannot join that Ray cluster" in res.stderr, res.stderr
     assert "Traceback" not in res.stderr and not (tmp_path / "auto" / "run.json").exists()
+
+
+def test_a_refused_token_is_one_line_naming_the_fix(monkeypatch, capfd):
+    """Ray's client logs a line per retry to file descriptor 2 before it gives up: held, and the
+    error says the head refused the token (scripts/token_auth_check.sh does this against a real head)."""
+    import argparse
+
+    import ray
+
+    from search import cluster
+    from search.options import UsageError
+
+    def refused(**kwargs):
+        os.write(2, b"[W gcs_client.cc:210] Unauthenticated: InvalidAuthToken: token is missing\n" * 3)
+        raise ConnectionError("Failed to connect to Ray cluster at 127.0.0.2:1")
+
+    monkeypatch.setattr(ray, "init", refused)
+    with pytest.raises(UsageError, match="refused this machine's token.*RAY_AUTH_MODE=token"):
+        cluster.connect(argparse.Namespace(address="127.0.0.2:1", verbose=False))
+    assert "gcs_client" not in capfd.readouterr().err
 
 
 def test_more_gpus_than_the_cluster_has(synthetic_ludb, tmp_path):
@@ -262,7 +290,7 @@ def test_asha_stops_weak_trials_and_keeps_them_off_the_front(synthetic_ludb, tmp
 
 def test_interrupted_search_resumes(synthetic_ludb, tmp_path):
     cmd = tune_cmd(synthetic_ludb, tmp_path, "int", "--smoke", "--num-samples", "3", "--max-epochs", "40",
-                   "--max-concurrent", "1")
+                   "--max-concurrent", "1", "--reference-epochs", "1")
     proc = subprocess.Popen(cmd, cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     run_dir = tmp_path / "int"
     deadline = time.time() + 120
@@ -288,6 +316,10 @@ def test_interrupted_search_resumes(synthetic_ludb, tmp_path):
     after = board(run_dir)
     assert len(after) == 3 and (after["status"] == "completed").all() and (after["epochs"] == 40).all()
     assert after["resumed_from"].max() > 0  # the interrupted trial went on from its checkpoint
+    # the seed reference is recorded once the search ends, whether it finished before the Ctrl-C
+    # (kept) or was cut by it (trained again by the resumed call)
+    assert json.loads((run_dir / "run.json").read_text())["seed_reference"]["epochs"] == 1
+    assert "| seed-variant | reference (completed) |" in (run_dir / "leaderboard.md").read_text()
     # A finished run folder moved elsewhere still exports any trial: its paths are relative to it.
     assert not after["checkpoint"].str.startswith("/").any()
     moved = Path(shutil.move(run_dir, tmp_path / "moved"))
@@ -330,23 +362,15 @@ def test_pbt_takes_over_weights_records_lineage_and_resumes_after_sigterm(synthe
     assert "lineage" in (run_dir / "leaderboard.md").read_text()
 
 
-def read_until(proc, text: str, timeout: float) -> str:
-    """Read `proc`'s stdout (a pipe, text mode; once per process) until a line holds `text`; what was
-    read so far."""
-    import queue
-    import threading
-
-    lines: queue.Queue = queue.Queue()  # a reader thread, so that a silent process cannot hang the test
-    threading.Thread(target=lambda: [lines.put(ln) for ln in proc.stdout], daemon=True).start()
-    seen, deadline = [], time.time() + timeout
+def wait_for(path: Path, text: str, timeout: float) -> str:
+    """Wait until the file `path` (a process's stdout) holds `text`; its content then."""
+    deadline = time.time() + timeout
     while time.time() < deadline:
-        try:
-            seen.append(lines.get(timeout=0.5))
-        except queue.Empty:
-            continue
-        if text in seen[-1]:
-            return "".join(seen)
-    raise AssertionError(f"no line with {text!r} within {timeout} s; read: {''.join(seen)[-2000:]}")
+        seen = path.read_text() if path.exists() else ""
+        if text in seen:
+            return seen
+        time.sleep(0.5)
+    raise AssertionError(f"no {text!r} in {path} within {timeout} s; it holds: {seen[-2000:]}")
 
 
 def test_ctrl_c_to_the_whole_process_group_with_the_seed_reference(synthetic_ludb, tmp_path):
@@ -361,22 +385,24 @@ def test_ctrl_c_to_the_whole_process_group_with_the_seed_reference(synthetic_lud
     run_dir = tmp_path / "cc"
     wall = 0.0
     for call in (1, 2):
-        proc = subprocess.Popen(cmd if call == 1 else [sys.executable, "-m", "search.tune", "--resume", str(run_dir)],
-                                cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                start_new_session=True)
+        stdout = tmp_path / f"stdout-{call}.txt"
+        with stdout.open("w") as sink:
+            proc = subprocess.Popen(cmd if call == 1 else [sys.executable, "-m", "search.tune", "--resume", str(run_dir)],
+                                    cwd=REPO, env=ENV, stdout=sink, stderr=subprocess.PIPE, text=True,
+                                    start_new_session=True)
         if call == 1:
             deadline = time.time() + 120
             while time.time() < deadline and not list((run_dir / "tune").glob("trial_*/checkpoint_*")):
                 time.sleep(0.5)
             time.sleep(1.0)
         else:
-            seen = read_until(proc, "waiting for the seed variant reference", 240)
+            seen = wait_for(stdout, "waiting for the seed variant reference", 240)
             assert "seed variant reference: training for 2000 epochs" in seen  # trained again, not skipped
             time.sleep(2.0)
         t0 = time.time()
         os.killpg(proc.pid, signal.SIGINT)
-        out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 3, f"call {call}: exit {proc.returncode}\n{out}\n{err}"
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 3, f"call {call}: exit {proc.returncode}\n{stdout.read_text()}\n{err}"
         assert time.time() - t0 < 90, "waited for the seed reference instead of stopping"  # (it writes outputs)
         assert "seed variant reference: interrupted" in err and f"--resume {run_dir}" in err, err
         info = json.loads((run_dir / "run.json").read_text())
