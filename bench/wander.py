@@ -33,7 +33,7 @@ VARIANTS = {
 
 
 def run_one(job: tuple) -> dict:
-    name, change, epochs, seed, eval_n, data_dir, trace = job
+    name, change, epochs, seed, eval_n, data_dir, trace, base = job
     import torch
 
     torch.set_num_threads(1)
@@ -44,7 +44,7 @@ def run_one(job: tuple) -> dict:
     from ecgmodels.train import networks, sampler, train
 
     ds, _ = datasets.load_or_build(data_dir, datasets.DatasetConfig())
-    cfg = GanConfig(**(BASE | change), epochs=epochs, seed=seed, collapse_patience=0)
+    cfg = GanConfig.from_dict(base | change | {"epochs": epochs, "seed": seed, "collapse_patience": 0})
     validation = Validation.of(ds, 256)
     best = BestEpoch(validation, seed)
     t0 = time.perf_counter()
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--trace", type=int, default=0, metavar="N",
                    help="print each run's validation spread profile every N epochs (default: off)")
     args = p.parse_args(argv)
-    return run_variants(args, VARIANTS, run_one, table, BASE, args.trace)
+    return run_variants(args, VARIANTS, run_one, table, BASE, args.trace, BASE)
 
 
 if __name__ == "__main__":

@@ -289,7 +289,7 @@ def test_asha_stops_weak_trials_and_keeps_them_off_the_front(synthetic_ludb, tmp
 
 
 def test_interrupted_search_resumes(synthetic_ludb, tmp_path):
-    cmd = tune_cmd(synthetic_ludb, tmp_path, "int", "--smoke", "--num-samples", "3", "--max-epochs", "40",
+    cmd = tune_cmd(synthetic_ludb, tmp_path, "int", "--smoke", "--num-samples", "3", "--max-epochs", "20",
                    "--max-concurrent", "1", "--reference-epochs", "1")
     proc = subprocess.Popen(cmd, cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     run_dir = tmp_path / "int"
@@ -314,7 +314,7 @@ def test_interrupted_search_resumes(synthetic_ludb, tmp_path):
     res = run([sys.executable, "-m", "search.tune", "--resume", str(run_dir)])
     assert res.returncode == 0, res.stdout + res.stderr
     after = board(run_dir)
-    assert len(after) == 3 and (after["status"] == "completed").all() and (after["epochs"] == 40).all()
+    assert len(after) == 3 and (after["status"] == "completed").all() and (after["epochs"] == 20).all()
     assert after["resumed_from"].max() > 0  # the interrupted trial went on from its checkpoint
     # the seed reference is recorded once the search ends, whether it finished before the Ctrl-C
     # (kept) or was cut by it (trained again by the resumed call)
@@ -334,7 +334,7 @@ def test_interrupted_search_resumes(synthetic_ludb, tmp_path):
 
 
 def test_pbt_takes_over_weights_records_lineage_and_resumes_after_sigterm(synthetic_ludb, tmp_path):
-    cmd = tune_cmd(synthetic_ludb, tmp_path, "pbt", "--smoke", "--num-samples", "4", "--max-epochs", "30",
+    cmd = tune_cmd(synthetic_ludb, tmp_path, "pbt", "--smoke", "--num-samples", "4", "--max-epochs", "15",
                    "--scheduler", "pbt", "--perturb-every", "3", "--max-concurrent", "2")
     proc = subprocess.Popen(cmd, cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     run_dir = tmp_path / "pbt"
@@ -353,7 +353,7 @@ def test_pbt_takes_over_weights_records_lineage_and_resumes_after_sigterm(synthe
     b = board(run_dir)
     # every trial ended (the smoke space's tiny nets may collapse: an outcome, not a failure)
     assert len(b) == 4 and set(b["status"]) <= {"completed", "collapsed"}
-    assert (b.loc[b["status"] == "completed", "epochs"] == 30).all() and (b["status"] == "completed").any()
+    assert (b.loc[b["status"] == "completed", "epochs"] == 15).all() and (b["status"] == "completed").any()
     assert sorted(b["trial"]) == [0, 1, 2, 3]  # each trial keeps its own number through takeovers
     # With 2 trials at a time, the worse of them takes over the better's weights at a perturbation step.
     assert b["lineage"].fillna("").str.contains("@ epoch|trained by trial").any(), b[["trial", "lineage"]]
