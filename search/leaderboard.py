@@ -167,18 +167,23 @@ def from_results(grid, param_names: list[str], cut: set[str] = frozenset()) -> p
     ok = completed(df).to_numpy()
     if ok.any():
         df.loc[ok, "pareto"] = pareto_mask(df.loc[ok, "prd"].to_numpy(float), df.loc[ok, "mmd"].to_numpy(float))
-    return df.sort_values(["pareto", "score"], ascending=[False, True]).reset_index(drop=True)
+    # the order the export is chosen in: trials that meet the quality bar, then the front, then score
+    return (df.assign(_bar=df["bar"].fillna(0)).sort_values(["_bar", "pareto", "score"], ascending=[False, False, True])
+            .drop(columns="_bar").reset_index(drop=True))
 
 
 def rank(df: pd.DataFrame, by: str) -> pd.DataFrame:
     """Finished trials first, then best first by `by` (higher first for precision, recall, density,
-    coverage; closest to 1 for diversity; lowest first otherwise)."""
+    coverage; closest to 1 for diversity; lowest first otherwise; by score, those that meet the
+    quality bar first)."""
     if by not in df.columns:
         raise ValueError(f"cannot rank by {by!r}; choose from {', '.join(RANKS)}")
     done = df["status"].eq("completed") if "status" in df else True
     key = -df[by] if by in HIGHER_BETTER else (df[by] - 1).abs() if by == "diversity" else df[by]
-    return (df.assign(_done=done, _key=key).sort_values(["_done", "_key"], ascending=[False, True])
-            .drop(columns=["_done", "_key"]))
+    # by score, trials that meet the quality bar come first (ecgmodels.best.rank), as the export is chosen
+    bar = df["bar"].fillna(0) if by == "score" and "bar" in df else 0
+    return (df.assign(_done=done, _bar=bar, _key=key).sort_values(["_done", "_bar", "_key"], ascending=[False, False, True])
+            .drop(columns=["_done", "_bar", "_key"]))
 
 
 def baseline_rows(baselines: dict, seed_ref: dict | None = None) -> pd.DataFrame:

@@ -30,6 +30,10 @@ def test_rank_knows_which_way_each_metric_is_better():
     assert rank(b, "mmd")["trial"].tolist() == [2, 1, 0, 3]
     assert rank(b, "coverage")["trial"].tolist() == [1, 2, 0, 3]  # higher first
     assert rank(b, "diversity")["trial"].tolist() == [1, 2, 0, 3]  # closest to 1 first
+    with_bar = b.assign(bar=[0.0, 0.0, 1.0, np.nan])  # by score, the trial that meets the bar first
+    assert rank(with_bar, "score")["trial"].tolist() == [2, 1, 0, 3]
+    assert rank(with_bar, "mmd")["trial"].tolist() == [2, 1, 0, 3]  # (by mmd it is first anyway)
+    assert rank(with_bar.assign(bar=[0.0, 0.0, 0.0, 1.0]), "mmd")["trial"].tolist() == [2, 1, 0, 3]
 
 
 def test_choose_exports_only_what_beats_the_average_beat():
