@@ -146,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"trial {row['trial']} has no checkpoint recorded in {run / 'leaderboard.csv'}")
         row = row.copy()
         row["checkpoint"] = resolve_in_run(run, row["checkpoint"])  # recorded relative to the run folder
-        test_n = args.test_n or info.get("args", {}).get("test_n", TEST_N)  # runs before --test-n scored 512
+        # the search's own --test-n; a run from before that option scored TEST_N (512)
+        test_n = args.test_n if args.test_n is not None else info.get("args", {}).get("test_n", TEST_N)
         if test_n < 6:
             raise ValueError(f"--test-n {test_n}: at least 6 generated beats are needed (k-NN metrics use k=5)")
     except ValueError as exc:
