@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import fiducial
-from .metrics import POPULATION, Kernel, baselines, evaluate, fit_kernel, r_peak_rate
+from .metrics import POPULATION, Kernel, baselines, evaluate, fit_kernel, r_peak_rate, roughness
 from .train import EpochReport, sampler
 
 
@@ -45,6 +45,11 @@ BAR_MMD = 0.13  # MMD^2 at most this on the real-0 / average-beat-1 scale: what 
 #                 MMD^2 is on LUDB II (the average beat sits at 4.8x)
 BAR_SHARE = 0.85  # precision, recall and coverage each at least this share of real beats'
 BAR_SPREAD = (0.8, 1.2)  # diversity (beat-to-beat spread over real beats') within this range
+# Roughness (high-frequency energy, metrics.roughness) at most this times real beats'. The k-NN and
+# MMD metrics let a fine ripple on every beat pass: the previous reference's export met every other
+# target at 7x real beats' roughness, a fuzz visible on every trace (bench/RESULTS.md); the
+# ablations' ECG-like generators sit at 0.1-1x.
+BAR_ROUGHNESS = 2.0
 # Added to the score of metrics that miss the bar, for `rank`: more than any score of a generator that
 # draws anything (noise scores ~40; a diverged trial reports 1e4), so rank orders bar first, then score.
 BAR_MISSED = 1000.0
@@ -53,9 +58,13 @@ BAR_MISSED = 1000.0
 def meets_bar(m: dict, floor: dict, average: dict) -> bool:
     """Whether population metrics `m` (metrics.evaluate's keys) meet the quality bar: MMD^2 within
     BAR_MMD of the floor on the floor-0 / average-beat-1 scale, precision, recall and coverage at
-    least BAR_SHARE of the floor's, diversity within BAR_SPREAD. NaN anywhere fails."""
+    least BAR_SHARE of the floor's, diversity within BAR_SPREAD, and 'roughness' (over real beats')
+    at most BAR_ROUGHNESS. NaN fails; a missing or NaN roughness is one not measured (trials from before
+    it; a generator whose output is NaN fails on every other metric)."""
+    rough = m.get("roughness")
     return bool(mmd_scale(m["mmd"], floor, average) <= BAR_MMD and BAR_SPREAD[0] <= m["diversity"] <= BAR_SPREAD[1]
-                and all(m[k] >= BAR_SHARE * floor[k] for k in ("precision", "recall", "coverage")))
+                and all(m[k] >= BAR_SHARE * floor[k] for k in ("precision", "recall", "coverage"))
+                and (rough is None or np.isnan(rough) or rough <= BAR_ROUGHNESS))
 
 
 def rank(score: float, bar: bool) -> float:
@@ -82,6 +91,7 @@ class Validation:
     scale_mv: float | None = None
     real_features: dict | None = None
     real_r_rate: float | None = None
+    real_roughness: float | None = None  # the validation beats' (metrics.roughness), set by `build`
 
     @classmethod
     def of(cls, ds, n: int) -> "Validation":
@@ -109,12 +119,14 @@ class Validation:
             raise ValueError(f"on the validation split the average beat scores MMD^2 {base['average']['mmd']:.3g}, no "
                              f"worse than real beats ({base['floor']['mmd']:.3g}): too few validation beats "
                              f"({len(val)}) to tell generators apart; use a larger validation fraction (--split)")
-        return cls(np.ascontiguousarray(val), np.asarray(val_records), kernel, n, base["floor"], base["average"])
+        return cls(np.ascontiguousarray(val), np.asarray(val_records), kernel, n, base["floor"], base["average"],
+                   real_roughness=roughness(val))
 
     def score(self, gen: np.ndarray) -> dict:
-        """Every population metric of `gen` on validation, plus 'score', 'bar' and 'rank' (judged)."""
+        """Every population metric of `gen` on validation, 'roughness' (over the validation beats'),
+        and 'score', 'bar' and 'rank' (judged)."""
         ev = evaluate(gen, self.beats, self.records, self.kernel)
-        return self.judged({m: ev[m] for m in POPULATION})
+        return self.judged({m: ev[m] for m in POPULATION} | {"roughness": roughness(gen) / self.real_roughness})
 
     def judged(self, m: dict) -> dict:
         """Population metrics `m` plus 'score', 'bar' (1.0 when they meet the quality bar, else 0.0)

@@ -123,9 +123,11 @@ def make_tuner(args, data_ref_kwargs: dict, settings: dict, experiment_path: str
         # PBT refuses a search algorithm: its population is drawn from the same space up front, and it
         # perturbs the space's continuous knobs (learning rates, loss weights) as the trials train.
         population, ranges = initial_population(args.space, args.num_samples, args.seed)
+        # last_rank: the epoch just trained, judged bar first (ecgmodels.best.rank). On last_score alone
+        # PBT copied and kept a trial whose perturbed learning rate had left a ripple on every beat.
         mutations = {k: (tune.loguniform if log else tune.uniform)(lo, hi) for k, (lo, hi, log) in ranges.items()}
         scheduler = PopulationBasedTraining(
-            time_attr="epoch", metric="last_score", mode="min", perturbation_interval=args.perturb_every,
+            time_attr="epoch", metric="last_rank", mode="min", perturbation_interval=args.perturb_every,
             burn_in_period=args.perturb_every, hyperparam_mutations={"params": mutations}, quantile_fraction=0.25,
             resample_probability=0.25)
         param_space, samples = {"params": tune.grid_search(population)}, 1

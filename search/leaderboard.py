@@ -25,11 +25,12 @@ from .space import params_of
 # Reported instead of real values by a diverged trial (Optuna refuses NaN): PRD >= this means "no metrics".
 NO_METRICS = 1e4
 
-METRIC_COLS = list(POPULATION)
+# the population metrics, and roughness over the validation beats' (part of the quality bar)
+METRIC_COLS = [*POPULATION, "roughness"]
 # A completed trial's best epoch, checked once on validation (ecgmodels.best.Validation.plausibility):
 # plausible (1/0) and the share of its beats passing each check
 PLAUSIBILITY_COLS = ["plausible", "r_at_r", "qrs_ok", "p_wave", "t_wave"]
-RANKS = ("score", *POPULATION)
+RANKS = ("score", *METRIC_COLS)
 BASELINE_LABELS = {"floor": "real-vs-real floor", "average": "average beat"}
 
 
@@ -263,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     info = Path(args.run) / "run.json"
     if info.is_file() and "baselines" in (meta := json.loads(info.read_text())):
         df = pd.concat([df, baseline_rows(meta["baselines"])], ignore_index=True)
-    cols = ["trial", "status", "pareto", "bar", "plausible", "epochs", "best_epoch", "wall_s", "score", *POPULATION, "loss", "g_lr", "d_lr",
+    cols = ["trial", "status", "pareto", "bar", "plausible", "epochs", "best_epoch", "wall_s", "score", *METRIC_COLS, "loss", "g_lr", "d_lr",
             "g_lstm_units", "batch_size", "d_steps"]
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(df[[c for c in cols if c in df.columns]].to_string(index=False))

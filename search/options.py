@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="none: Optuna proposes every trial, each trains all its epochs; asha: Optuna proposes, weak "
                    "trials stop early on the scalarised score (the quality bar first); pbt: Population Based Training, --num-samples trials "
                    "drawn at random from the space train together, and every --perturb-every epochs the worst "
-                   "quarter take over the best quarter's weights and configuration, going on with perturbed learning "
+                   "quarter (judged on the epoch just trained, the quality bar first) take over the best quarter's weights and configuration, going on with perturbed learning "
                    "rates and loss weights; the leaderboard's lineage column says whose weights each trial carries "
                    "(default %(default)s)")
     s.add_argument("--perturb-every", type=int, help="pbt: epochs between exploit/explore steps (default: an "

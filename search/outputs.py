@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 
 from ecgmodels.atomic import replace_file, write_text
-from ecgmodels.best import BAR_MMD, BAR_SHARE, BAR_SPREAD, meets_bar
+from ecgmodels.best import BAR_MMD, BAR_ROUGHNESS, BAR_SHARE, BAR_SPREAD, meets_bar
 
 # The seed's published table (its own definitions, its leaky split): mean and [min, max], in the
 # shape of an evaluation result so it can sit in the legacy table.
@@ -87,13 +87,14 @@ def write_outputs(run_dir: Path, grid, args, info: dict, ds, validation, seed_re
              "front of PRD and MMD² over trials that ran every epoch. `plausible` (1/0): the best epoch's beats pass the "
              "P/QRS/T checks on validation (`r_at_r`, `qrs_ok`, `p_wave`, `t_wave`: their shares; see the README). `bar` "
              f"(1/0): the best epoch meets the quality bar on validation (MMD² within {BAR_MMD} of the floor on that scale, "
-             f"precision, recall and coverage each at least {BAR_SHARE}x the floor's, diversity {BAR_SPREAD[0]}-{BAR_SPREAD[1]}); an epoch that meets it "
+             f"precision, recall and coverage each at least {BAR_SHARE}x the floor's, diversity {BAR_SPREAD[0]}-{BAR_SPREAD[1]}, "
+             f"`roughness` at most {BAR_ROUGHNESS}x the validation beats'); an epoch that meets it "
              "is kept before any that does not. The export is chosen among plausible trials below the average beat "
              "when there are any, and among those that meet the bar when any does. Baseline rows: `floor` = training beats in "
              "place of generated ones, `average` = the average training beat + small noise. Higher is better for "
              "precision, recall, density and coverage; diversity is best at 1; lower is better for the rest.", "",
              lb.markdown(full, ["trial", "status", "pareto", "bar", "plausible", "epochs", "best_epoch", "wall_s", "score",
-                                *POPULATION, *lb.PLAUSIBILITY_COLS[1:]]
+                                *lb.METRIC_COLS, *lb.PLAUSIBILITY_COLS[1:]]
                          + PARAMS + (["lineage"] if args.scheduler == "pbt" else [])), ""]
     write_text(run_dir / "leaderboard.md", "\n".join(lines))
     return board

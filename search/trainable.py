@@ -31,9 +31,9 @@ from .space import params_of, to_gan_config
 
 # Reported instead of real values when a trial diverged (NaN): the worst finite values.
 PENALTY = {m: 0.0 if m in HIGHER_BETTER or m == "diversity" else NO_METRICS for m in POPULATION} | {
-    "score": NO_METRICS, "rank": NO_METRICS, "bar": 0.0}
-# Also reported for the epoch just trained, as last_<name> (PBT ranks trials by last_score)
-LAST = ("prd", "mmd", "coverage", "score")
+    "score": NO_METRICS, "rank": NO_METRICS, "bar": 0.0, "roughness": NO_METRICS}
+# Also reported for the epoch just trained, as last_<name> (PBT ranks trials by last_rank)
+LAST = ("prd", "mmd", "coverage", "score", "rank")
 
 @contextlib.contextmanager
 def _injected_faults(index: int, epoch_hook: list):
@@ -131,7 +131,8 @@ def run_trial(config: dict, data: dict, settings: dict) -> None:
     def row(now: dict, epoch: int, losses: dict) -> dict:
         """What a report says: the best epoch's metrics, `now`'s as last_*, and who the trial is."""
         chosen = best.metrics
-        return {k: chosen[k] for k in now} | {f"last_{k}": now[k] for k in LAST} | losses | {
+        # (a selection kept before 'roughness' was measured has none: NaN)
+        return {k: chosen.get(k, np.nan) for k in now} | {f"last_{k}": now[k] for k in LAST} | losses | {
             "best_epoch": chosen["epoch"], "epoch": epoch, "trial_seed": seed, "trial_number": index, "node": node,
             "outcome": Outcome.COMPLETED.value if epoch == cfg.epochs else "running",
             "resumed_from": int(resume["epoch"]) if resume else 0,

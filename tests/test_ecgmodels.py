@@ -381,6 +381,9 @@ def test_quality_bar_worked_by_hand():
     # rank: bar first, then the lower score
     assert rank(0.95, True) < rank(0.79, False) and rank(0.8, False) < rank(0.9, False) == 0.9 + BAR_MISSED
     assert rank(40.0, True) < rank(0.5, False)
+    # roughness over real beats': at most 2 passes, more fails; absent or NaN (not measured) passes
+    assert meets_bar(edge | {"roughness": 2.0}, floor, average) and meets_bar(edge | {"roughness": float("nan")}, floor, average)
+    assert not meets_bar(edge | {"roughness": 2.01}, floor, average)
 
 
 def test_best_epoch_keeps_an_epoch_that_meets_the_bar_before_a_lower_score():
@@ -416,6 +419,23 @@ def test_best_epoch_keeps_an_epoch_that_meets_the_bar_before_a_lower_score():
          "coverage": 0.9, "diversity": 1.0, "prd_g2r": 40.0, "prd_r2g": 30.0}
     old = BestEpoch(Judge([]), seed=0, state={"selection": m | {"score": 0.9, "epoch": 7}})
     assert old.metrics["bar"] == 1.0 and old.metrics["rank"] == pytest.approx(0.9) and old.metrics["epoch"] == 7
+
+
+def test_validation_measures_roughness_against_its_beats_and_the_bar_refuses_a_ripple():
+    from ecgmodels.best import Validation
+
+    rng = np.random.default_rng(0)
+    t = np.linspace(0, 1, 64)
+    beat = t - 0.5  # a ramp: no second difference of its own, so the noise alone sets the roughness
+    train, val = (beat * rng.uniform(0.5, 1.5, (n, 1, 1)) + rng.normal(0, 0.01, (n, 1, 64)) for n in (120, 60))
+    v = Validation.build(train.astype(np.float32), val.astype(np.float32), np.repeat(np.arange(6), 10), n=60)
+    # second differences of i.i.d. noise with sd s have variance 6 s^2: the noise sets real beats' roughness
+    assert v.real_roughness == pytest.approx(6 * 0.01 ** 2, rel=0.25)
+    gen = beat * rng.uniform(0.5, 1.5, (60, 1, 1)) + rng.normal(0, 0.01, (60, 1, 64))
+    zigzag = 0.02 * (-1.0) ** np.arange(64)  # second difference 4 x 0.02 at every sample: 0.0064 / 0.0006 ~ 11x
+    smooth, rippled = v.score(gen), v.score(gen + zigzag)
+    assert smooth["roughness"] == pytest.approx(1.0, rel=0.3) and rippled["roughness"] > 8
+    assert rippled["bar"] == 0.0 and rippled["rank"] > 1000
 
 
 def test_best_epoch_keeps_the_lowest_score_as_a_frozen_copy():
