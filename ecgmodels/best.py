@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import fiducial
-from .metrics import POPULATION, Kernel, baselines, evaluate, fit_kernel, r_peak_rate, roughness
+from .metrics import POPULATION, Kernel, baselines, evaluate, fit_kernel, r_peak_rate, roughness, too_few_beats
 from .train import EpochReport, sampler
 
 
@@ -111,8 +111,8 @@ class Validation:
               train_records: np.ndarray | None = None, train_leads: np.ndarray | None = None) -> "Validation":
         """Fit the kernel on `train` (unless given) and score both baselines against `val`
         (`train_records`, `train_leads`: see metrics.baselines)."""
-        if n < 6:
-            raise ValueError(f"eval_n {n}: at least 6 generated beats are needed to score an epoch (k-NN with k=5)")
+        if error := too_few_beats("eval_n", n):
+            raise ValueError(error)
         kernel = kernel or fit_kernel(train)
         base = baselines(train, val, val_records, kernel, n, seed=0, train_records=train_records, train_leads=train_leads)
         if not base["average"]["mmd"] > base["floor"]["mmd"]:

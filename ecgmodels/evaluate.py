@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import __version__
 from .atomic import write_text
-from .metrics import LEGACY, TEST_N, Kernel, fit_kernel, report
+from .metrics import LEGACY, TEST_N, Kernel, fit_kernel, report, too_few_beats
 
 # Columns of the test table: (key, header). Higher-better and close-to-1 metrics say so.
 COLUMNS = [("mmd", "MMD²"), ("prd", "PRD %"), ("prd_g2r", "PRD g→r"), ("prd_r2g", "PRD r→g"),
@@ -182,8 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--write", action="store_true", help="record the result in model.json, evaluation.md and the "
                    "run's leaderboard.md (when the export is a run's best/)")
     args = p.parse_args(argv)
-    if args.n < 6 or args.bootstrap < 0:
-        p.error(f"--n {args.n} (at least 6) / --bootstrap {args.bootstrap} (at least 0)")
+    if error := too_few_beats("--n", args.n):
+        p.error(error)
+    if args.bootstrap < 0:
+        p.error(f"--bootstrap {args.bootstrap}: at least 0")
     from .train import sampler
 
     folder = Path(args.model)

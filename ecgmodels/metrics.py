@@ -56,6 +56,12 @@ AVERAGE_BEAT_NOISE = 0.01  # sd of the noise on the average-beat baseline, scale
 BOOTSTRAP = 200  # record resamples for the test split's intervals
 TEST_N = 512  # generated beats a test report scores by default (every CLI that writes one)
 CI = (2.5, 97.5)
+MIN_BEATS = K_NN + 1  # the fewest generated beats the k-NN metrics can score
+
+
+def too_few_beats(flag: str, n: int) -> str | None:
+    """The error for scoring `n` generated beats (given as `flag`) when that is too few, else None."""
+    return f"{flag} {n}: at least {MIN_BEATS} generated beats are needed (k-NN metrics use k={K_NN})" if n < MIN_BEATS else None
 
 # Metric names, lower-is-better first. OBJECTIVES are what the search minimises.
 OBJECTIVES = ("prd", "mmd")

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import fiducial as F
 from .atomic import replace_file, write_text
-from .metrics import TEST_N
+from .metrics import TEST_N, too_few_beats
 
 # Population metrics shown, with how to read them: (key, label, direction)
 METRICS = [("mmd", "MMD² (fixed kernel)", "lower"), ("precision", "precision", "higher"),
@@ -208,8 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", help="LUDB folder (default: LUDB_DIR or the user cache, as datasets.build)")
     p.add_argument("--out", help="folder to write report.html and report.png into (default: the export folder)")
     args = p.parse_args(argv)
-    if args.n < 6:
-        p.error(f"--n {args.n}: at least 6")
+    if error := too_few_beats("--n", args.n):
+        p.error(error)
     from .evaluate import ExportUnusable, open_export, recorded_validation_flag, verdict_of
     from .metrics import draw, report
     from .train import sampler

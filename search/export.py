@@ -23,7 +23,7 @@ import pandas as pd
 
 from ecgmodels.evaluate import verdict_of
 from ecgmodels.export import export
-from ecgmodels.metrics import POPULATION, TEST_N, Kernel, draw, fit_kernel, report
+from ecgmodels.metrics import POPULATION, TEST_N, Kernel, draw, fit_kernel, report, too_few_beats
 from ecgmodels.report import write as write_report
 from ecgmodels.sample import plot_side_by_side
 from ecgmodels.train import CheckpointError, load_checkpoint, networks, sampler
@@ -148,8 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         row["checkpoint"] = resolve_in_run(run, row["checkpoint"])  # recorded relative to the run folder
         # the search's own --test-n; a run from before that option scored TEST_N (512)
         test_n = args.test_n if args.test_n is not None else info.get("args", {}).get("test_n", TEST_N)
-        if test_n < 6:
-            raise ValueError(f"--test-n {test_n}: at least 6 generated beats are needed (k-NN metrics use k=5)")
+        if error := too_few_beats("--test-n", test_n):
+            raise ValueError(error)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

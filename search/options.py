@@ -6,7 +6,7 @@ import os
 import re
 import socket
 
-from ecgmodels.metrics import TEST_N
+from ecgmodels.metrics import TEST_N, too_few_beats
 
 # Exit statuses of `python -m search.tune` (4, missing or unusable data, is datasets.EXIT_DATA).
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_UNFINISHED = 0, 1, 2, 3
@@ -116,8 +116,8 @@ def validate(args: argparse.Namespace) -> None:
     if args.gpus_per_trial < 0 or (args.gpus_per_trial > 1 and args.gpus_per_trial != int(args.gpus_per_trial)):
         raise UsageError(f"--gpus-per-trial {args.gpus_per_trial}: use a fraction of one GPU or a whole number")
     for flag, n in (("--eval-n", args.eval_n), ("--test-n", args.test_n)):
-        if n < 6:
-            raise UsageError(f"{flag} {n}: at least 6 generated beats are needed (k-NN metrics use k=5)")
+        if error := too_few_beats(flag, n):
+            raise UsageError(error)
     if args.name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", args.name):
         raise UsageError(f"--name {args.name!r}: use a plain folder name (letters, digits, '.', '_', '-'), not a path; "
                          "the run goes to <results-dir>/<name>")

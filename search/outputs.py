@@ -24,7 +24,6 @@ def write_outputs(run_dir: Path, grid, args, info: dict, ds, validation, seed_re
     import pandas as pd
 
     from ecgmodels.evaluate import markdown as test_markdown
-    from ecgmodels.metrics import POPULATION
 
     from . import leaderboard as lb
     from .export import choose, export_row
