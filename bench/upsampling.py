@@ -1,9 +1,10 @@
-"""Nearest-neighbour vs linear upsampling on the current reference's chosen generator's config.
+"""Nearest-neighbour vs linear upsampling on the previous reference's chosen generator's config.
 
-The reference search's export (results/ludb-ii-reference/best, trial 14) meets every quality target
-but coverage, and its beats carry the ripple of the seed's nearest-neighbour upsampling (roughness
-7x real beats'). This trains its config (from its model.json; trained from scratch, not through
-PBT's takeovers) as it is and with linear upsampling, for the same epochs and seed, keeps each run's
+The previous reference search's export (trial 14) met every quality target but coverage, and its
+beats carried the ripple of the seed's nearest-neighbour upsampling (roughness 7x real beats'). This
+trains its config (kept in bench/data/reference-trial14-config.json, from its model.json; the
+current reference exports another trial) from scratch, not through PBT's takeovers, as it is and
+with linear upsampling, for the same epochs and seed, keeps each run's
 best validation epoch (bar first, as a trial does) and scores it on the test split, as
 bench/wander.py does. Two runs at a time, one CPU thread each.
 
@@ -18,7 +19,7 @@ from pathlib import Path
 from anti_collapse import run_variants, variant_parser  # bench/ is on sys.path when run as a script
 from wander import run_one, table
 
-MODEL = Path(__file__).resolve().parent.parent / "results" / "ludb-ii-reference" / "best" / "model.json"
+MODEL = Path(__file__).resolve().parent / "data" / "reference-trial14-config.json"
 
 VARIANTS = {
     "base (reference trial 14, nearest-neighbour upsampling)": {},
