@@ -16,7 +16,8 @@ import time
 
 from anti_collapse import run_variants, variant_parser  # bench/ is on sys.path when run as a script
 
-# results/ludb-ii-reference/best/model.json's config (trial 14 of the reference PBT search)
+# the config of trial 14 of the reference PBT search before G's principal-component mix (its
+# results/ludb-ii-reference/best/model.json then; the folder has held later references since)
 BASE = dict(latent_len=50, latent_channels=8, g_position=True, g_lstm_units=16, g_lstm_layers=1, g_bidirectional=True,
             g_channels=(32, 16, 8, 8), g_kernel=9, g_upsample="linear", g_mean_beat=True, d_channels=(8, 16, 32),
             d_kernel=5, d_pool_every=1, d_mbstd=4, d_spectral=True, loss="hinge", g_lr=3.759e-4, d_lr=4.748e-4,

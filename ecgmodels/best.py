@@ -25,7 +25,7 @@ import numpy as np
 
 from . import fiducial
 from .metrics import POPULATION, Kernel, baselines, evaluate, fit_kernel, r_peak_rate, roughness, too_few_beats
-from .train import EpochReport, sampler
+from .train import EpochReport, networks, sampler
 
 
 def mmd_scale(mmd: float, floor: dict, average: dict) -> float:
@@ -126,7 +126,15 @@ class Validation:
         """Every population metric of `gen` on validation, 'roughness' (over the validation beats'),
         and 'score', 'bar' and 'rank' (judged)."""
         ev = evaluate(gen, self.beats, self.records, self.kernel)
-        return self.judged({m: ev[m] for m in POPULATION} | {"roughness": roughness(gen) / self.real_roughness})
+        return self.judged({m: ev[m] for m in POPULATION} | {"roughness": self.roughness(gen)})
+
+    def roughness(self, gen: np.ndarray) -> float:
+        """metrics.roughness of `gen` over the validation beats'; inf for non-finite output (which must
+        fail the bar, where a missing or NaN roughness means 'not measured')."""
+        if not self.real_roughness:  # set up without validation beats' roughness (or flat ones): not measured
+            return float("nan")
+        ratio = roughness(gen) / self.real_roughness
+        return ratio if np.isfinite(ratio) else float("inf")
 
     def judged(self, m: dict) -> dict:
         """Population metrics `m` plus 'score', 'bar' (1.0 when they meet the quality bar, else 0.0)
@@ -162,9 +170,15 @@ class BestEpoch:
 
     def __init__(self, validation: Validation, seed: int, state: dict | None = None):
         self.validation, self.seed = validation, seed
-        if state is not None and "rank" not in state["selection"]:  # kept before the quality bar existed
-            sel = state["selection"]
-            state = state | {"selection": validation.judged({m: sel[m] for m in POPULATION}) | {"epoch": sel["epoch"]}}
+        sel = state["selection"] if state is not None else {}
+        if state is not None and ("rank" not in sel or "roughness" not in sel):
+            # kept before the quality bar existed, or before roughness was part of it: judge it now, its
+            # roughness measured on the kept generator (one sampling), so that a rippled epoch kept by an
+            # older version does not go on winning
+            extra = {}
+            if "roughness" not in sel and validation.real_roughness and "generator" in state:
+                extra = {"roughness": validation.roughness(sampler(networks(state)[1])(validation.n, seed))}
+            state = state | {"selection": validation.judged({m: sel[m] for m in POPULATION} | extra) | {"epoch": sel["epoch"]}}
         self.checkpoint: dict | None = state
 
     @property

@@ -175,12 +175,13 @@ def from_results(grid, param_names: list[str], cut: set[str] = frozenset()) -> p
 
 def rank(df: pd.DataFrame, by: str) -> pd.DataFrame:
     """Finished trials first, then best first by `by` (higher first for precision, recall, density,
-    coverage; closest to 1 for diversity; lowest first otherwise; by score, those that meet the
+    coverage; closest to 1 for diversity, and for roughness by ratio; lowest first otherwise; by score, those that meet the
     quality bar first)."""
     if by not in df.columns:
         raise ValueError(f"cannot rank by {by!r}; choose from {', '.join(RANKS)}")
     done = df["status"].eq("completed") if "status" in df else True
-    key = -df[by] if by in HIGHER_BETTER else (df[by] - 1).abs() if by == "diversity" else df[by]
+    key = (-df[by] if by in HIGHER_BETTER else (df[by] - 1).abs() if by == "diversity"
+           else np.log(df[by]).abs() if by == "roughness" else df[by])  # real beats' roughness is 1: closest first
     # by score, trials that meet the quality bar come first (ecgmodels.best.rank), as the export is chosen
     bar = df["bar"].fillna(0) if by == "score" and "bar" in df else 0
     return (df.assign(_done=done, _bar=bar, _key=key).sort_values(["_done", "_bar", "_key"], ascending=[False, False, True])

@@ -422,20 +422,30 @@ def test_best_epoch_keeps_an_epoch_that_meets_the_bar_before_a_lower_score():
 
 
 def test_validation_measures_roughness_against_its_beats_and_the_bar_refuses_a_ripple():
-    from ecgmodels.best import Validation
+    from ecgmodels.best import Validation, meets_bar
+    from ecgmodels.metrics import roughness
 
     rng = np.random.default_rng(0)
     t = np.linspace(0, 1, 64)
-    beat = t - 0.5  # a ramp: no second difference of its own, so the noise alone sets the roughness
-    train, val = (beat * rng.uniform(0.5, 1.5, (n, 1, 1)) + rng.normal(0, 0.01, (n, 1, 64)) for n in (120, 60))
-    v = Validation.build(train.astype(np.float32), val.astype(np.float32), np.repeat(np.arange(6), 10), n=60)
-    # second differences of i.i.d. noise with sd s have variance 6 s^2: the noise sets real beats' roughness
-    assert v.real_roughness == pytest.approx(6 * 0.01 ** 2, rel=0.25)
-    gen = beat * rng.uniform(0.5, 1.5, (60, 1, 1)) + rng.normal(0, 0.01, (60, 1, 64))
-    zigzag = 0.02 * (-1.0) ** np.arange(64)  # second difference 4 x 0.02 at every sample: 0.0064 / 0.0006 ~ 11x
-    smooth, rippled = v.score(gen), v.score(gen + zigzag)
-    assert smooth["roughness"] == pytest.approx(1.0, rel=0.3) and rippled["roughness"] > 8
-    assert rippled["bar"] == 0.0 and rippled["rank"] > 1000
+    basis = np.stack([np.sin(np.pi * (k + 1) * t) for k in range(3)])  # beats vary by smooth shapes
+
+    def beats(n):  # plus white noise of sd 0.002: second differences of it have variance 6 x 0.002^2
+        return (rng.normal(0, 0.3, (n, 3)) @ basis)[:, None, :] + rng.normal(0, 0.002, (n, 1, 64))
+
+    val = beats(150)  # 15 "records" of 10: enough that real-like beats meet the bar's MMD^2 and k-NN shares
+    v = Validation.build(beats(300).astype(np.float32), val.astype(np.float32), np.repeat(np.arange(15), 10), n=150)
+    assert v.real_roughness == pytest.approx(roughness(val.astype(np.float32))) and v.real_roughness > 6 * 0.002 ** 2
+    gen = beats(150)
+    # a zigzag of 0.003 adds a second difference of 4 x 0.003 at every sample, 16 x 0.003^2 to the mean
+    # square (its cross terms with the noise and the smooth shapes cancel): the ratio rises by that over
+    # real beats' roughness, past 2, while the zigzag is tiny beside the beats' spread
+    smooth, rippled = v.score(gen), v.score(gen + 0.003 * (-1.0) ** np.arange(64))
+    assert rippled["roughness"] - smooth["roughness"] == pytest.approx(16 * 0.003 ** 2 / v.real_roughness, rel=0.05)
+    assert smooth["roughness"] == pytest.approx(1.0, rel=0.2) and rippled["roughness"] > 2
+    # the ripple is what fails it: without its roughness the rippled beats meet the bar, as the smooth ones do
+    assert smooth["bar"] == 1.0 and rippled["bar"] == 0.0 and rippled["rank"] > 1000
+    assert meets_bar({k: x for k, x in rippled.items() if k != "roughness"}, v.floor, v.average)
+    assert v.roughness(np.full_like(gen, np.nan)) == float("inf")  # non-finite output fails, never passes
 
 
 def test_best_epoch_keeps_the_lowest_score_as_a_frozen_copy():
@@ -472,6 +482,20 @@ def test_best_epoch_keeps_the_lowest_score_as_a_frozen_copy():
     resumed = BestEpoch(validation, seed=0, state=best.checkpoint)
     resumed.update(EpochReport(4, {}, Fixed(np.zeros_like(train_w)), lambda: {"generator": {"w": weights}}))
     assert resumed.metrics["epoch"] == 2  # the best from before the interruption still wins
+
+
+def test_a_selection_kept_before_roughness_is_measured_on_its_generator_when_a_run_resumes():
+    from ecgmodels.best import BestEpoch, Validation, meets_bar
+
+    w = toy_windows(160)
+    validation = Validation.build(w[:128], w[128:], np.arange(32) // 4, 32)
+    G, D = build(TINY)
+    old = {"prd": 40.0, "mmd": 0.0, "rmse": 0.1, "precision": 0.9, "recall": 0.9, "density": 1.0, "coverage": 0.9,
+           "diversity": 1.0, "prd_g2r": 40.0, "prd_r2g": 30.0, "score": 0.9, "bar": 1.0, "rank": 0.9, "epoch": 7}
+    state = {"config": TINY.to_dict(), "generator": G.state_dict(), "discriminator": D.state_dict(), "selection": old}
+    sel = BestEpoch(validation, seed=3, state=state).metrics
+    assert sel["roughness"] == pytest.approx(validation.roughness(sampler(G.eval())(32, 3)))  # its own draws
+    assert sel["bar"] == float(meets_bar(sel, validation.floor, validation.average)) and sel["epoch"] == 7
 
 
 # --------------------------------------------------------------------------------------- CLIs
