@@ -553,7 +553,7 @@ def test_train_cli_on_real_ludb_exports_a_loadable_generator(real_ludb, tmp_path
     rec = wfdb.rdrecord(str(tmp_path / "w" / "beat_00001"))
     assert rec.p_signal.shape == (400, 1) and rec.fs == 500
     # Re-scoring an export with the current metrics records the result in the folder.
-    ev = subprocess.run([sys.executable, "-m", "ecgmodels.evaluate", "--model", str(out), "--bootstrap", "20", "--write"],
+    ev = subprocess.run([sys.executable, "-m", "ecgmodels.evaluate", "--model", str(out), "--n", "64", "--bootstrap", "20", "--write"],
                         cwd=REPO, capture_output=True, text=True)
     assert ev.returncode == 0, ev.stderr
     assert "**Verdict: " in (out / "evaluation.md").read_text()

@@ -143,32 +143,6 @@ def test_resume_of_moved_copied_and_never_started_runs(tmp_path):
         load_resume(call)
 
 
-def test_a_stale_local_ray_head_does_not_capture_the_default_search(synthetic_ludb, tmp_path):
-    """Ray's `ray_current_cluster` file names a head that is gone: without --address the search must
-    still start a Ray of its own (ray.init would otherwise try to join the dead head). Then: a run that
-    stopped before Tune first saved its state resumes by starting its trials."""
-    import shutil
-    import tempfile
-
-    short = Path(tempfile.mkdtemp(prefix="r", dir="/tmp"))  # Ray's socket paths must stay short
-    try:
-        (short / "ray").mkdir()
-        (short / "ray" / "ray_current_cluster").write_text("127.0.0.1:1")
-        res = run(tune_cmd(synthetic_ludb, tmp_path, "stale", "--smoke", "--num-samples", "1", "--max-epochs", "1"),
-                  env={**ENV, "TMPDIR": str(short)})
-        assert res.returncode == 0, res.stdout + res.stderr
-        # Stopped after run.json was written but before Tune's first save (here: its state removed):
-        # --resume starts the trials afresh instead of refusing a run it cannot restore.
-        run_dir = tmp_path / "stale"
-        shutil.rmtree(run_dir / "tune")
-        (run_dir / "leaderboard.csv").unlink()
-        res = run([sys.executable, "-m", "search.tune", "--resume", str(run_dir)], env={**ENV, "TMPDIR": str(short)})
-        assert res.returncode == 0 and "its trials start now" in res.stdout, res.stdout + res.stderr
-        assert board(run_dir)["status"].tolist() == ["completed"]
-    finally:
-        shutil.rmtree(short, ignore_errors=True)
-
-
 def test_joining_no_cluster_is_one_line_not_a_traceback(synthetic_ludb, tmp_path):
     import shutil
     import tempfile
@@ -215,7 +189,26 @@ def board(run_dir: Path) -> pd.DataFrame:
 
 
 def test_smoke_search_end_to_end(synthetic_ludb, tmp_path):
-    res = run(tune_cmd(synthetic_ludb, tmp_path, "smoke", "--smoke", "--reference-epochs", "1"))
+    """The whole path on the smoke space, then re-ranking, exporting another trial, and resuming a run
+    stopped before Tune first saved. Its Ray temp folder holds a stale `ray_current_cluster` naming a
+    head that is gone: without --address the search must still start a Ray of its own (ray.init
+    would otherwise try to join the dead head)."""
+    import shutil
+    import tempfile
+
+    short = Path(tempfile.mkdtemp(prefix="r", dir="/tmp"))  # Ray's socket paths must stay short
+    try:
+        _smoke_search(synthetic_ludb, tmp_path, {**ENV, "TMPDIR": str(short)})
+    finally:
+        shutil.rmtree(short, ignore_errors=True)
+
+
+def _smoke_search(synthetic_ludb, tmp_path, env):
+    import shutil
+
+    (Path(env["TMPDIR"]) / "ray").mkdir()
+    (Path(env["TMPDIR"]) / "ray" / "ray_current_cluster").write_text("127.0.0.1:1")
+    res = run(tune_cmd(synthetic_ludb, tmp_path, "smoke", "--smoke", "--reference-epochs", "1"), env=env)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "seed variant reference: completed after 1 epochs" in res.stdout
     assert "[4/4] trial" in res.stdout and "done in" in res.stdout
@@ -275,6 +268,13 @@ def test_smoke_search_end_to_end(synthetic_ludb, tmp_path):
     assert (run_dir / "samples.png").read_bytes() == best_png  # the run's plot still shows its best
     again = run(tune_cmd(synthetic_ludb, tmp_path, "smoke", "--smoke"))
     assert again.returncode == 2 and "already holds a search" in again.stderr
+    # Stopped after run.json was written but before Tune's first save (here: its state removed):
+    # --resume starts the trials afresh instead of refusing a run it cannot restore.
+    shutil.rmtree(run_dir / "tune")
+    (run_dir / "leaderboard.csv").unlink()
+    res = run([sys.executable, "-m", "search.tune", "--resume", str(run_dir)], env=env)
+    assert res.returncode == 0 and "its trials start now" in res.stdout, res.stdout + res.stderr
+    assert board(run_dir)["status"].tolist() == ["completed"] * 4
 
 
 def test_asha_stops_weak_trials_and_keeps_them_off_the_front(synthetic_ludb, tmp_path):
