@@ -38,7 +38,7 @@ VARIANTS = {
 
 
 def run_one(job: tuple) -> dict:
-    name, change, epochs, seed, eval_n, data_dir = job
+    name, change, epochs, seed, eval_n, data_dir, base = job
     import torch
 
     torch.set_num_threads(1)
@@ -49,7 +49,7 @@ def run_one(job: tuple) -> dict:
     from ecgmodels.train import networks, sampler, train
 
     ds, _ = datasets.load_or_build(data_dir, datasets.DatasetConfig())
-    cfg = GanConfig(**(BASE | change), epochs=epochs, seed=seed, collapse_patience=0)
+    cfg = GanConfig(**(base | change), epochs=epochs, seed=seed, collapse_patience=0)
     validation = Validation.of(ds, 256)
     best = BestEpoch(validation, seed)
     t0 = time.perf_counter()
@@ -102,13 +102,14 @@ def variant_parser(doc: str, epochs: int, seed: int, example: str) -> argparse.A
 
 def run_variants(args, variants: dict, run_one, table, base: dict, *extra) -> int:
     """Train the base (every variant named 'base...') and the chosen variants, `args.processes` at a
-    time; print `table(rows)` and write the rows to `args.out`. `extra`: appended to every job."""
+    time; print `table(rows)` and write the rows to `args.out`. Every job is (name, change, epochs,
+    seed, eval_n, data_dir, base, *extra): `base` is the config the changes apply to."""
     variants = dict(variants)
     for item in args.extra:
         name, _, text = item.partition("=")
         variants[name] = json.loads(text)
     names = [n for n in variants if n.startswith("base") or not args.only or any(n.startswith(o) for o in args.only)]
-    jobs = [(n, variants[n], args.epochs, args.seed, args.eval_n, args.data_dir, *extra) for n in names]
+    jobs = [(n, variants[n], args.epochs, args.seed, args.eval_n, args.data_dir, base, *extra) for n in names]
     print(f"{len(jobs)} runs x {args.epochs} epochs, {args.processes} at a time", flush=True)
     t0 = time.perf_counter()
     with mp.get_context("spawn").Pool(args.processes) as pool:

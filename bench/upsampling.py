@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     p = variant_parser(__doc__, 40, 14, '\'linear, no mode seeking={"g_upsample": "linear", "ms_weight": 0}\'')
     args = p.parse_args(argv)
     base = {k: v for k, v in json.loads(MODEL.read_text())["config"].items() if k not in ("epochs", "seed")}
-    return run_variants(args, VARIANTS, run_one, table, base, 0, base)
+    return run_variants(args, VARIANTS, run_one, table, base, 0)
 
 
 if __name__ == "__main__":

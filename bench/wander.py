@@ -34,7 +34,7 @@ VARIANTS = {
 
 
 def run_one(job: tuple) -> dict:
-    name, change, epochs, seed, eval_n, data_dir, trace, base = job
+    name, change, epochs, seed, eval_n, data_dir, base, trace = job
     import torch
 
     torch.set_num_threads(1)
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--trace", type=int, default=0, metavar="N",
                    help="print each run's validation spread profile every N epochs (default: off)")
     args = p.parse_args(argv)
-    return run_variants(args, VARIANTS, run_one, table, BASE, args.trace, BASE)
+    return run_variants(args, VARIANTS, run_one, table, BASE, args.trace)
 
 
 if __name__ == "__main__":
