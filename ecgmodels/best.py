@@ -61,10 +61,10 @@ def meets_bar(m: dict, floor: dict, average: dict) -> bool:
     least BAR_SHARE of the floor's, diversity within BAR_SPREAD, and 'roughness' (over real beats')
     at most BAR_ROUGHNESS. NaN fails; a missing or NaN roughness is one not measured (trials from before
     it; a generator whose output is NaN fails on every other metric)."""
-    rough = m.get("roughness")
+    rough = m.get("roughness", np.nan)
     return bool(mmd_scale(m["mmd"], floor, average) <= BAR_MMD and BAR_SPREAD[0] <= m["diversity"] <= BAR_SPREAD[1]
                 and all(m[k] >= BAR_SHARE * floor[k] for k in ("precision", "recall", "coverage"))
-                and (rough is None or np.isnan(rough) or rough <= BAR_ROUGHNESS))
+                and (np.isnan(rough) or rough <= BAR_ROUGHNESS))
 
 
 def rank(score: float, bar: bool) -> float:
@@ -170,15 +170,14 @@ class BestEpoch:
 
     def __init__(self, validation: Validation, seed: int, state: dict | None = None):
         self.validation, self.seed = validation, seed
-        sel = state["selection"] if state is not None else {}
-        if state is not None and ("rank" not in sel or "roughness" not in sel):
+        if state is not None and not {"rank", "roughness"} <= state["selection"].keys():
             # kept before the quality bar existed, or before roughness was part of it: judge it now, its
             # roughness measured on the kept generator (one sampling), so that a rippled epoch kept by an
             # older version does not go on winning
-            extra = {}
-            if "roughness" not in sel and validation.real_roughness and "generator" in state:
-                extra = {"roughness": validation.roughness(sampler(networks(state)[1])(validation.n, seed))}
-            state = state | {"selection": validation.judged({m: sel[m] for m in POPULATION} | extra) | {"epoch": sel["epoch"]}}
+            sel = {m: state["selection"][m] for m in POPULATION}
+            if "generator" in state:
+                sel["roughness"] = validation.roughness(sampler(networks(state)[1])(validation.n, seed))
+            state = state | {"selection": validation.judged(sel) | {"epoch": state["selection"]["epoch"]}}
         self.checkpoint: dict | None = state
 
     @property

@@ -131,8 +131,7 @@ def run_trial(config: dict, data: dict, settings: dict) -> None:
     def row(now: dict, epoch: int, losses: dict) -> dict:
         """What a report says: the best epoch's metrics, `now`'s as last_*, and who the trial is."""
         chosen = best.metrics
-        # (a selection kept before 'roughness' was measured has none: NaN)
-        return {k: chosen.get(k, np.nan) for k in now} | {f"last_{k}": now[k] for k in LAST} | losses | {
+        return {k: chosen[k] for k in now} | {f"last_{k}": now[k] for k in LAST} | losses | {
             "best_epoch": chosen["epoch"], "epoch": epoch, "trial_seed": seed, "trial_number": index, "node": node,
             "outcome": Outcome.COMPLETED.value if epoch == cfg.epochs else "running",
             "resumed_from": int(resume["epoch"]) if resume else 0,
