@@ -110,6 +110,11 @@ def run_variants(args, variants: dict, run_one, table, base: dict, *extra) -> in
         variants[name] = json.loads(text)
     names = [n for n in variants if n.startswith("base") or not args.only or any(n.startswith(o) for o in args.only)]
     jobs = [(n, variants[n], args.epochs, args.seed, args.eval_n, args.data_dir, base, *extra) for n in names]
+    import datasets
+
+    # Build (or find) the window cache here: the pool's workers are daemons, and a build's helper
+    # processes cannot start from one ("daemonic processes are not allowed to have children").
+    datasets.load_or_build(args.data_dir, datasets.DatasetConfig())
     print(f"{len(jobs)} runs x {args.epochs} epochs, {args.processes} at a time", flush=True)
     t0 = time.perf_counter()
     with mp.get_context("spawn").Pool(args.processes) as pool:
