@@ -485,7 +485,7 @@ def test_best_epoch_keeps_the_lowest_score_as_a_frozen_copy():
 
 
 def test_a_selection_kept_before_roughness_is_measured_on_its_generator_when_a_run_resumes():
-    from ecgmodels.best import BestEpoch, Validation, meets_bar
+    from ecgmodels.best import BestEpoch, Validation
 
     w = toy_windows(160)
     validation = Validation.build(w[:128], w[128:], np.arange(32) // 4, 32)
@@ -495,7 +495,8 @@ def test_a_selection_kept_before_roughness_is_measured_on_its_generator_when_a_r
     state = {"config": TINY.to_dict(), "generator": G.state_dict(), "discriminator": D.state_dict(), "selection": old}
     sel = BestEpoch(validation, seed=3, state=state).metrics
     assert sel["roughness"] == pytest.approx(validation.roughness(sampler(G.eval())(32, 3)))  # its own draws
-    assert sel["bar"] == float(meets_bar(sel, validation.floor, validation.average)) and sel["epoch"] == 7
+    # an untrained G draws smooth beats (about 0.01x real beats' roughness): the old verdict stands
+    assert sel["roughness"] < 1 and sel["bar"] == 1.0 and sel["epoch"] == 7
 
 
 # --------------------------------------------------------------------------------------- CLIs
