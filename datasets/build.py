@@ -26,6 +26,9 @@ def add_dataset_args(p: argparse.ArgumentParser) -> None:
         if f.type in ("bool", bool):
             g.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default,
                            help=f"{text} (default: %(default)s)")
+        elif "choices" in f.metadata:
+            g.add_argument(flag, dest=f.name, choices=f.metadata["choices"], default=default,
+                           help=f"{text} (default %(default)s)")
         elif f.name in ("leads", "split"):
             g.add_argument(flag, dest=f.name, default=",".join(f"{v:g}" if isinstance(v, float) else v for v in default),
                            help=f"{text} (default %(default)s)")

@@ -27,7 +27,7 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from . import ludb
-from .config import DatasetConfig
+from .config import LEGACY_AMPLITUDE, DatasetConfig
 from .orphans import die_with_parent
 from .split import SPLITS, split_records
 from .windows import REJECT_REASONS, RecordWindows, cut_record
@@ -140,7 +140,10 @@ def cache_key(root: Path, cfg: DatasetConfig) -> str:
     wanted = raw_files(root, cfg)
     hashes = ludb.verify_checksums(root, only=wanted)
     files = {rel: hashes.get(rel, "missing") for rel in sorted(wanted)}
-    blob = json.dumps({"format": FORMAT_VERSION, "config": cfg.to_dict(), "files": files}, sort_keys=True)
+    config = cfg.to_dict()
+    if config["amplitude"] == LEGACY_AMPLITUDE:  # entries (and exports) made before the field keep their key
+        del config["amplitude"]
+    blob = json.dumps({"format": FORMAT_VERSION, "config": config, "files": files}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 

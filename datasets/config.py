@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from .ludb import LEADS
+from .ludb import AMPLITUDES, LEADS
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,11 @@ class DatasetConfig:
                                    "each lead gives its own single-lead samples"})
     window: int = field(default=400, metadata={"help": "samples per window (0.8 s at 500 Hz)"})
     r_index: int = field(default=150, metadata={"help": "sample index of the R peak inside a window"})
+    amplitude: str = field(default="mv", metadata={"help": "how samples become millivolts: 'mv', LUDB's raw counts "
+                           "x 0.001 (1 count = 1 uV: true millivolts, comparable across records and leads); "
+                           "'ludb-header', LUDB's header gains, which scale every lead of every record to 1 mV "
+                           "peak to peak (the project's units before true units; exports made then record it)",
+                           "choices": AMPLITUDES})
     fs: int = field(default=500, metadata={"help": "required sampling rate in Hz; records at another rate are skipped"})
     highpass_hz: float | None = field(default=0.5, metadata={"help": "zero-phase baseline-wander high-pass cut-off "
                                                              "in Hz; 0 turns it off"})
@@ -45,6 +50,8 @@ class DatasetConfig:
         bad = [lead for lead in self.leads if lead not in LEADS]
         if not self.leads or bad:
             raise ValueError(f"unknown lead(s) {bad or '(none given)'}; choose from {', '.join(LEADS)} or 'all'")
+        if self.amplitude not in AMPLITUDES:
+            raise ValueError(f"amplitude={self.amplitude!r}: choose from {', '.join(AMPLITUDES)}")
         if self.window < 16:
             raise ValueError(f"window={self.window} is too short; use at least 16 samples (default 400)")
         if not 0 <= self.r_index < self.window:
@@ -60,10 +67,15 @@ class DatasetConfig:
     def from_dict(cls, d: dict) -> "DatasetConfig":
         """Build from a plain dict (e.g. JSON); unknown keys fail, lists become tuples."""
         d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
-        return cls(**d)
+        # A config recorded before `amplitude` existed was cut in LUDB's header units: say so, so that an
+        # old export is scored on the beats it was trained on, not on true millivolts.
+        return cls(**({"amplitude": LEGACY_AMPLITUDE} | d))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+LEGACY_AMPLITUDE = "ludb-header"
 
 
 def parse_leads(text: str) -> tuple[str, ...]:

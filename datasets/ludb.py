@@ -28,6 +28,14 @@ PHYSIONET_DB = f"ludb/{LUDB_VERSION}"
 EXIT_DATA = 4
 LEADS = ("i", "ii", "iii", "avr", "avl", "avf", "v1", "v2", "v3", "v4", "v5", "v6")
 FS = 500
+# How raw samples become millivolts (DatasetConfig.amplitude). LUDB's header gains are not a device's
+# calibration: each one scales its lead of its record to exactly 1.000 mV peak to peak over the 10 s
+# (all 2,400 lead-records), so every record looks alike in voltage and the limb-lead laws break in
+# them. The raw counts keep the laws exactly (III = II - I, residual 0 counts in all 200 records) and
+# behave as microvolts (lead II peak to peak 5/50/95 % = 0.68 / 1.41 / 2.65 mV), so 'mv' reads counts
+# x MV_PER_COUNT. 'ludb-header' keeps the old per-record normalisation, for exports trained in it.
+AMPLITUDES = ("mv", "ludb-header")
+MV_PER_COUNT = 0.001
 TOP_FILES = ("RECORDS", "ludb.csv", "SHA256SUMS.txt")
 HOW_TO_POINT = (
     "Point at a local copy with --data-dir DIR or the LUDB_DIR environment variable "
@@ -208,8 +216,12 @@ class Record:
     fs: float
 
 
-def read_record(root: Path, name: str) -> Record:
-    """Read one record's signals in mV with wfdb; LudbError names the file on any failure."""
+def read_record(root: Path, name: str, amplitude: str = "mv") -> Record:
+    """Read one record's signals with wfdb, in true millivolts (`amplitude` 'mv': raw counts x
+    MV_PER_COUNT) or in LUDB's per-record normalised header units ('ludb-header'); LudbError names the
+    file on any failure."""
+    if amplitude not in AMPLITUDES:
+        raise ValueError(f"amplitude={amplitude!r}: choose from {', '.join(AMPLITUDES)}")
     import wfdb
 
     base = root / name
@@ -226,10 +238,13 @@ def read_record(root: Path, name: str) -> Record:
         if actual < expected:
             raise LudbError(f"{base}.dat is truncated: {actual} bytes, {base}.hea declares {expected}.")
     try:
-        rec = wfdb.rdrecord(str(base))
+        rec = wfdb.rdrecord(str(base), physical=amplitude == "ludb-header")
     except Exception as exc:
         raise LudbError(f"{base}.hea/.dat could not be read by wfdb ({type(exc).__name__}: {exc}).") from exc
-    return Record(name=name, signal=rec.p_signal, leads=tuple(s.lower() for s in rec.sig_name), fs=float(rec.fs))
+    signal = rec.p_signal if amplitude == "ludb-header" else rec.d_signal.astype(np.float64) * MV_PER_COUNT
+    if amplitude == "mv":  # wfdb's "missing sample" code (-32768 in format 16) is NaN in p_signal: keep it so
+        signal[rec.d_signal == -(2 ** 15)] = np.nan
+    return Record(name=name, signal=signal, leads=tuple(s.lower() for s in rec.sig_name), fs=float(rec.fs))
 
 
 # What LUDB's wave annotations hold: onsets '(' and offsets ')' around P ('p'), QRS ('N') and T ('t') peaks.

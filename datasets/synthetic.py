@@ -48,8 +48,10 @@ def write_record(root: Path, rec_id: int, *, seconds: float = 10.0, rate_bpm: fl
     sig = np.stack([beat_signal(t, r_times, g, rng) + rng.normal(0, 0.01, n) for g in gains], axis=1)
     (root / "data").mkdir(parents=True, exist_ok=True)
     name = str(rec_id)
+    # 1 count = 1 uV, as in LUDB's raw counts, so both amplitude modes read the same millivolts here.
     wfdb.wrsamp(name, fs=fs, units=["mV"] * len(leads), sig_name=list(leads), p_signal=sig,
-                fmt=["16"] * len(leads), write_dir=str(root / "data"))
+                fmt=["16"] * len(leads), adc_gain=[1000.0] * len(leads), baseline=[0] * len(leads),
+                write_dir=str(root / "data"))
     r_samples = [int(round(r * fs)) for r in r_times]
     if annotate:
         samples, symbols = [], []

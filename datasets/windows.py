@@ -100,7 +100,7 @@ def cut_record(root: Path, name: str, cfg: DatasetConfig) -> RecordWindows:
     """
     out = RecordWindows(name=name, windows=np.zeros((0, cfg.window), np.float32))
     try:
-        rec = read_record(root, name)
+        rec = read_record(root, name, cfg.amplitude)
     except LudbError as exc:
         out.skipped.append(f"*: {exc}")
         return out

@@ -320,6 +320,48 @@ def test_real_ludb_lead_ii(real_ludb, tmp_path):
     assert hit2 and ds2.key == ds.key
 
 
+def test_real_ludb_in_true_millivolts(real_ludb):
+    """Worked from the raw file: record 1's .dat is 12 interleaved little-endian int16 leads (i, ii,
+    iii, ...). Its first three lead-II counts are 25, 97, 195 and lead II spans 1,206 counts, which
+    its header's gain (1206/mV) turns into exactly 1 mV: the gains normalise, the counts are uV."""
+    counts = np.fromfile(real_ludb / "data/1.dat", dtype="<i2").reshape(-1, 12).astype(np.float64)
+    assert counts[:3, 1].tolist() == [25, 97, 195] and np.ptp(counts[:, 1]) == 1206
+    rec = read_record(real_ludb, "data/1")
+    assert rec.signal[:3, 1] == pytest.approx([0.025, 0.097, 0.195], abs=1e-12)
+    assert np.ptp(rec.signal[:, 1]) == pytest.approx(1.206, abs=1e-12)
+    old = read_record(real_ludb, "data/1", "ludb-header")
+    assert np.ptp(old.signal, axis=0) == pytest.approx(np.ones(12), abs=1e-9)  # every lead: 1 "mV"
+    # Einthoven: III = II - I, exact in counts, so exact (to float rounding) in the project's mV, also
+    # after the (linear) baseline filter its windows are cut from; in header units it is broken.
+    i, ii, iii = (rec.signal[:, rec.leads.index(lead)] for lead in ("i", "ii", "iii"))
+    assert np.abs(iii - (ii - i)).max() < 1e-12
+    f = {lead: highpass(x, 500, 0.5) for lead, x in (("i", i), ("ii", ii), ("iii", iii))}
+    assert np.abs(f["iii"] - (f["ii"] - f["i"])).max() < 1e-9
+    hi, hii, hiii = (old.signal[:, old.leads.index(lead)] for lead in ("i", "ii", "iii"))
+    assert np.abs(hiii - (hii - hi)).max() > 0.05
+
+
+def test_real_ludb_windows_are_true_millivolts(real_ludb, tmp_path):
+    """The cached windows times scale_mv are the raw counts / 1000 (filtered) at each window's R peak;
+    a config recorded before `amplitude` existed means LUDB's header units, under its old cache key."""
+    ds, _ = load_or_build(real_ludb, DatasetConfig(), cache_dir=tmp_path)
+    assert ds.config.amplitude == "mv"
+    first = np.flatnonzero(ds.record == 1)[0]
+    rec = read_record(real_ludb, "data/1")
+    filt = highpass(rec.signal[:, rec.leads.index("ii")], 500, 0.5)
+    start = int(ds.peak[first]) - 150
+    assert ds.to_mv(ds.windows[first, 0]) == pytest.approx(filt[start:start + 400], abs=2e-6 * ds.scale_mv)
+    # lead II beats span about 0.7-2.7 mV peak to peak in true units (5th-95th percentile); in header
+    # units every record's whole lead spans 1 mV, so no filtered beat spans much more
+    ptp = np.ptp(ds.to_mv(ds.windows[:, 0]), axis=1)
+    lo, hi = np.percentile(ptp, [5, 95])
+    assert 0.4 < lo < 0.9 and 1.8 < hi < 3.5, (lo, hi)
+    legacy = DatasetConfig.from_dict({k: v for k, v in DatasetConfig().to_dict().items() if k != "amplitude"})
+    assert legacy.amplitude == "ludb-header"
+    old, _ = load_or_build(real_ludb, legacy, cache_dir=tmp_path)
+    assert old.key != ds.key and np.ptp(old.to_mv(old.windows[:, 0]), axis=1).max() < 1.05  # (after the filter)
+
+
 # --------------------------------------------------------------------------------------- bad input
 
 
