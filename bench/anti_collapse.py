@@ -46,7 +46,9 @@ def run_one(job: tuple) -> dict:
     from ecgmodels.best import BestEpoch, Validation
     from ecgmodels.config import GanConfig
     from ecgmodels.metrics import report
-    from ecgmodels.train import networks, sampler, train
+    from ecgmodels.checkpoint import networks
+    from ecgmodels.loop import train
+    from ecgmodels.models import sampler
 
     ds, _ = datasets.load_or_build(data_dir, datasets.DatasetConfig())
     cfg = GanConfig(**(base | change), epochs=epochs, seed=seed, collapse_patience=0)

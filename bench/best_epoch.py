@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from search.leaderboard import resolve_in_run
+from search.board import resolve_in_run
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,7 @@ fractional `--gpus-per-trial 1/K` (Ray then simply runs K worker processes on th
     python bench/device_sharing.py [--variant seed] [--device auto] [--trials 4] [--epochs 2]
 
 Each trainer is a separate process training `--variant` on the LUDB lead-II training windows for
-`--epochs` epochs with `ecgmodels.train.train`. Prints the windows/s of the lone trainer (that is
+`--epochs` epochs with `ecgmodels.loop.train`. Prints the windows/s of the lone trainer (that is
 the variant's training speed on the device), the combined windows/s of K at once, and the ratio
 combined / alone: how much a search gains by packing K trials on one device. On a CPU machine the
 K trainers share the cores instead (give each `--threads`), which answers the same question there.
@@ -30,7 +30,7 @@ def worker(args: argparse.Namespace) -> None:
 
     import datasets
     from ecgmodels.config import variant
-    from ecgmodels.train import resolve_device, train
+    from ecgmodels.loop import resolve_device, train
 
     torch.set_num_threads(args.threads)
     ds, _ = datasets.load_or_build(args.data_dir, datasets.DatasetConfig())

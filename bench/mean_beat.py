@@ -1,7 +1,7 @@
 """What the mean-beat offset (`GanConfig.g_mean_beat`) buys: the generator alone, trained on moment
 matching only (no discriminator), with and without the offset, side by side.
 
-Prints the batch MMD² (the training loss term, `ecgmodels.train.mmd2_batch`, real batches of 256)
+Prints the batch MMD² (the training loss term, `ecgmodels.losses.moment_matching_mmd2`, real batches of 256)
 every 50 steps, and the first step at which it falls below twice its value between two real
 batches. Without the offset G sits on a plateau drawing noise before it finds the beat's shape.
 
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     from ecgmodels.config import GanConfig
     from ecgmodels.metrics import median_distance
     from ecgmodels.models import build
-    from ecgmodels.train import mmd2_batch
+    from ecgmodels.losses import moment_matching_mmd2 as mmd2_batch
 
     sys.path.insert(0, "bench")
     from anti_collapse import BASE  # the ablation's config (the earlier reference's best)

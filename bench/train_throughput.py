@@ -1,4 +1,4 @@
-"""Training throughput of `ecgmodels.train.train` against a minimal hand-written PyTorch GAN loop
+"""Training throughput of `ecgmodels.loop.train` against a minimal hand-written PyTorch GAN loop
 on the same model, data and batch size, side by side in one run. Prints windows/s and the ratio.
 
     python bench/train_throughput.py [--variant small] [--epochs 3] [--rounds 3] [--data-dir D]
@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ecgmodels.config import variant  # noqa: E402
 from ecgmodels.models import build  # noqa: E402
-from ecgmodels.train import train  # noqa: E402
+from ecgmodels.loop import train  # noqa: E402
 
 
 def plain_loop(cfg, windows: np.ndarray, epochs: int) -> float:

@@ -1,7 +1,7 @@
 """ecg-search's LUDB beat-window dataset: raw LUDB records -> cached, scaled single-lead beats.
 
 Not the Hugging Face ``datasets`` package, which shares this name; `ECG_SEARCH_DATASETS` marks
-this one so callers can tell (see `search` and `ecgmodels.train`).
+this one so callers can tell (see `search` and `ecgmodels.data`).
 """
 from .cache import CacheError, WindowDataset, load_or_build
 from .config import DatasetConfig, parse_leads

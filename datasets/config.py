@@ -18,7 +18,7 @@ class DatasetConfig:
     replaced by the automatic rejection rules below.
     """
 
-    # Each field's `help` is its --help text in every CLI (datasets.build.add_dataset_args).
+    # Each field's `help` is its --help text in every CLI (datasets.options.add_dataset_args).
     leads: tuple[str, ...] = field(default=("ii",), metadata={"help": "lead name, comma-separated list, or 'all'; "
                                    "each lead gives its own single-lead samples"})
     window: int = field(default=400, metadata={"help": "samples per window (0.8 s at 500 Hz)"})

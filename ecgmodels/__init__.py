@@ -1,7 +1,8 @@
 """ecg-search's LSTM-GANs: networks, training, evaluation metrics, and the exported generator.
 
-Training lives in `ecgmodels.train` (`from ecgmodels.train import train`); it is not imported here so
-that `python -m ecgmodels.train` runs cleanly.
+The training loop is `ecgmodels.loop.train`; train-and-keep-the-best-epoch is `ecgmodels.fit.fit`;
+`python -m ecgmodels.train` is the command line. None is imported here, so that the command lines
+run cleanly.
 """
 __version__ = "0.1.0"
 

@@ -4,17 +4,8 @@ GAN training on ~1.5k beats does not improve steadily: in the reference search t
 ended at twice the validation MMD of its best epoch (bench/best_epoch.py). So every run (a search trial, the seed reference, the train
 CLI) scores each epoch on validation and keeps a frozen copy of the best epoch's checkpoint; that
 epoch, not the last, is what gets ranked, reported on test and exported. The score is one number,
-`scalarised`: PRD over the real-vs-real floor's PRD, plus MMD^2 placed on a scale where real beats
-(the floor) are 0 and the average training beat is 1. Real beats score about 1.0, the average beat
-about 2.1 on LUDB II validation; higher is worse. (MMD^2 is not divided by its floor: the unbiased
-estimate for real beats is ~0, sometimes negative, so it is no scale; the gap to the average beat is.)
-
-`score` rewards beats that sit close to real ones, and a generator that draws only the commonest
-kinds of beat scores well on it (the previous reference's choice: validation score 0.79, below real
-beats', at recall 0.57 against real beats' 0.92). So an epoch, and a trial, is first asked whether it
-meets the **quality bar** (`meets_bar`, the quality issue's targets, on validation): the best epoch is
-the lowest-score epoch among those that meet it, or the lowest-score epoch while none has; `rank`
-puts that order in one number (score, plus BAR_MISSED when the bar is missed), which ASHA uses too.
+`policy.rank`: the lowest score among the epochs that meet the quality bar, or the lowest score
+while none has (the score, the bar and the rank are defined once, in `ecgmodels.policy`).
 """
 from __future__ import annotations
 
@@ -25,52 +16,10 @@ import numpy as np
 
 from . import fiducial
 from .metrics import POPULATION, Kernel, baselines, evaluate, fit_kernel, r_peak_rate, roughness, too_few_beats
-from .train import EpochReport, networks, sampler
-
-
-def mmd_scale(mmd: float, floor: dict, average: dict) -> float:
-    """MMD^2 on the scale where the floor (real beats) is 0 and the average beat is 1."""
-    return (mmd - floor["mmd"]) / (average["mmd"] - floor["mmd"])
-
-
-def scalarised(prd: float, mmd: float, floor: dict, average: dict) -> float:
-    """PRD/floor_PRD + MMD^2 on the floor-0 / average-beat-1 scale: one number for picking epochs,
-    schedulers and the 'knee' rule."""
-    return prd / floor["prd"] + mmd_scale(mmd, floor, average)
-
-
-# The quality bar, on validation against the real-vs-real floor's values (bench/schedulers.py also
-# times how soon a search first meets it):
-BAR_MMD = 0.13  # MMD^2 at most this on the real-0 / average-beat-1 scale: what 1.5x the floor's V-statistic
-#                 MMD^2 is on LUDB II (the average beat sits at 4.8x)
-BAR_SHARE = 0.85  # precision, recall and coverage each at least this share of real beats'
-BAR_SPREAD = (0.8, 1.2)  # diversity (beat-to-beat spread over real beats') within this range
-# Roughness (high-frequency energy, metrics.roughness) at most this times real beats'. The k-NN and
-# MMD metrics let a fine ripple on every beat pass: the previous reference's export met every other
-# target at 7x real beats' roughness, a fuzz visible on every trace (bench/RESULTS.md); the
-# ablations' ECG-like generators sit at 0.1-1x.
-BAR_ROUGHNESS = 2.0
-# Added to the score of metrics that miss the bar, for `rank`: more than any score of a generator that
-# draws anything (noise scores ~40; a diverged trial reports 1e4), so rank orders bar first, then score.
-BAR_MISSED = 1000.0
-
-
-def meets_bar(m: dict, floor: dict, average: dict) -> bool:
-    """Whether population metrics `m` (metrics.evaluate's keys) meet the quality bar: MMD^2 within
-    BAR_MMD of the floor on the floor-0 / average-beat-1 scale, precision, recall and coverage at
-    least BAR_SHARE of the floor's, diversity within BAR_SPREAD, and 'roughness' (over real beats')
-    at most BAR_ROUGHNESS. NaN fails; a missing or NaN roughness is one not measured (trials from before
-    it; a generator whose output is NaN fails on every other metric)."""
-    rough = m.get("roughness", np.nan)
-    return bool(mmd_scale(m["mmd"], floor, average) <= BAR_MMD and BAR_SPREAD[0] <= m["diversity"] <= BAR_SPREAD[1]
-                and all(m[k] >= BAR_SHARE * floor[k] for k in ("precision", "recall", "coverage"))
-                and (np.isnan(rough) or rough <= BAR_ROUGHNESS))
-
-
-def rank(score: float, bar: bool) -> float:
-    """One number that orders metrics bar first, then by score (lower is better): what picks an
-    epoch (BestEpoch) and what ASHA stops trials on."""
-    return score + (0.0 if bar else BAR_MISSED)
+from .policy import meets_bar, rank, scalarised
+from .checkpoint import networks
+from .loop import EpochReport
+from .models import sampler
 
 
 @dataclass

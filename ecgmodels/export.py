@@ -159,7 +159,7 @@ def read_model_json(folder: str | os.PathLike) -> dict:
     return model
 
 
-def load_checkpoint(folder: str | os.PathLike) -> tuple[GanConfig, Generator, Discriminator | None]:
+def load_export_networks(folder: str | os.PathLike) -> tuple[GanConfig, Generator, Discriminator | None]:
     """Rebuild G (and D when saved) from an export's checkpoint.pt, loaded with weights_only=True."""
     folder = Path(folder)
     read_model_json(folder)
@@ -204,7 +204,7 @@ def load_generator(folder: str | os.PathLike) -> LoadedGenerator:
     folder from a stranger is safe to load this way (generator.pt2 is never opened here)."""
     folder = Path(folder)
     info = read_model_json(folder)
-    cfg, G, _ = load_checkpoint(folder)
+    cfg, G, _ = load_export_networks(folder)
     if list(info["latent"]["shape"]) != [cfg.latent_len, cfg.latent_channels]:
         raise ExportError(f"{folder / 'model.json'}: latent shape {info['latent']['shape']} does not match the "
                           f"checkpoint's config ({cfg.latent_len}, {cfg.latent_channels}): the files do not belong together")

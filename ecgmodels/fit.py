@@ -1,174 +1,55 @@
-"""`python -m ecgmodels.train`: train one LSTM-GAN config on the cached LUDB windows, evaluate it on
-the validation and test splits, and write an export folder plus a metrics table.
-
-By default the epoch exported is the best on validation (ecgmodels.best), as in a search; `--keep
-last` exports the final epoch instead."""
+"""Train one config and keep its best epoch on validation: the one fit-and-select that the train
+CLI (`python -m ecgmodels.train`), the search's seed reference and the benches share."""
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import time
-from pathlib import Path
+from dataclasses import dataclass
+from typing import Callable
 
+import numpy as np
 import torch
 
-from . import report as page
 from .best import BestEpoch, Validation
-from .config import VARIANTS, GanConfig, variant
-from .evaluate import markdown, verdict_of
-from .export import export
-from .metrics import TEST_N
-from .metrics import LEGACY, POPULATION, draw, report
-from .train import Outcome, networks, resolve_device, sampler, train
+from .checkpoint import networks
+from .config import GanConfig
+from .loop import EpochReport, TrainResult, train
+from .models import Discriminator, Generator, sampler
 
 
-def parse_set(items: list[str]) -> dict:
-    """['g_lr=1e-4', 'g_channels=[64,32]', 'loss=hinge'] -> {'g_lr': 0.0001, ...} (JSON values, else str)."""
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"--set {item!r}: expected key=value")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
+@dataclass
+class Fitted:
+    """A trained run and the epoch it keeps: `generator`/`discriminator` are that epoch's networks,
+    `validation` its validation metrics (the population metrics, 'score', 'bar', 'rank')."""
+
+    result: TrainResult
+    generator: Generator
+    discriminator: Discriminator
+    epoch: int
+    validation: dict
+    seconds: float
 
 
-def metrics_rows(rep: dict) -> list[dict]:
-    """Flatten a test `metrics.report` into CSV rows: one per (beats, metric), value and interval."""
-    rows = []
-    for who in ("generated", "floor", "average"):
-        ev = rep[who]
-        for m in POPULATION + LEGACY:
-            if m in ev:
-                lo, hi = ev.get("ci", {}).get(m, (float("nan"), float("nan")))
-                rows.append({"split": "test", "beats": who, "metric": m, "value": ev[m], "ci_low": lo, "ci_high": hi})
-    return rows
+def fit(cfg: GanConfig, windows: np.ndarray, validation: Validation, device: str | torch.device = "cpu", *,
+        keep: str = "best", progress: Callable[[EpochReport, dict | None, BestEpoch | None], None] | None = None) -> Fitted:
+    """Train `cfg` on `windows` and keep the best epoch on `validation` (ecgmodels.best), or the last
+    (`keep='last'`). `progress(report, this epoch's validation metrics or None, the keeper or None)`
+    runs after every epoch."""
+    if keep not in ("best", "last"):
+        raise ValueError(f"keep={keep!r}: 'best' or 'last'")
+    best = BestEpoch(validation, cfg.seed) if keep == "best" else None
 
-
-def require_datasets():
-    """Import this project's `datasets` package, or exit with a clear message when another package of
-    that name (Hugging Face's) shadows it on sys.path."""
-    import datasets
-
-    if not getattr(datasets, "ECG_SEARCH_DATASETS", False):
-        raise SystemExit(f"error: 'import datasets' found {getattr(datasets, '__file__', datasets)}, not "
-                         "ecg-search's dataset package (Hugging Face's has the same name). Run from the "
-                         "repository root, or uninstall the other one (pip uninstall datasets).")
-    return datasets
-
-
-def load_windows(args: argparse.Namespace):
-    """The cached window dataset for the CLI's dataset options (datasets is imported only here)."""
-    datasets = require_datasets()
-    from datasets.build import config_from_args
-
-    ds, _ = datasets.load_or_build(args.data_dir, config_from_args(args), cache_dir=args.cache_dir,
-                                   progress=sys.stderr.isatty())
-    return ds
-
-
-def main(argv: list[str] | None = None) -> int:
-    require_datasets()
-    from datasets.build import add_dataset_args
-
-    p = argparse.ArgumentParser(
-        prog="python -m ecgmodels.train",
-        description="Train one LSTM-GAN variant on the cached LUDB beat windows, score it on the validation "
-        "and test splits (ecgmodels.metrics: MMD with a fixed kernel, PRD both ways, precision, recall, density, "
-        "coverage, diversity, the seed's legacy metrics; beside the real-vs-real floor and the average beat), and "
-        "export the generator.",
-    )
-    p.add_argument("--variant", default="small", choices=sorted(VARIANTS),
-                   help="named starting config (default %(default)s; 'seed' is the seed's exact networks and recipe)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config field, e.g. --set loss=wgan-gp --set g_channels=[64,32]; repeatable")
-    p.add_argument("--epochs", type=int, help="epochs (default: the variant's)")
-    p.add_argument("--seed", type=int, help="training seed (default: the variant's, 0)")
-    p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N (default %(default)s)")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads for torch (default: torch's choice)")
-    p.add_argument("--eval-n", type=int, default=TEST_N, help="generated beats scored on the test split (default %(default)s)")
-    p.add_argument("--keep", choices=("best", "last"), default="best",
-                   help="export the epoch with the best validation score (ecgmodels.best.scalarised, every epoch on "
-                   "256 beats), or the last epoch (default %(default)s)")
-    p.add_argument("--out", help="export folder (default results/train-<variant>)")
-    add_dataset_args(p)
-    args = p.parse_args(argv)
-    try:
-        overrides = parse_set(args.set)
-        overrides |= {k: v for k, v in (("epochs", args.epochs), ("seed", args.seed)) if v is not None}
-        unknown = sorted(set(overrides) - set(GanConfig().to_dict()))
-        if unknown:
-            p.error(f"unknown config field(s) {unknown}; fields are {', '.join(GanConfig().to_dict())}")
-        device = resolve_device(args.device)
-    except ValueError as exc:
-        p.error(str(exc))
-    if args.threads:
-        torch.set_num_threads(args.threads)
-
-    import datasets
-
-    try:
-        ds = load_windows(args)
-    except (datasets.LudbError, datasets.CacheError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return datasets.EXIT_DATA
-    train_w = ds.part("train")
-    try:
-        cfg = variant(args.variant, **overrides, leads=1, window=train_w.shape[-1])
-    except (TypeError, ValueError) as exc:
-        p.error(str(exc))
-    print(f"training '{args.variant}' on {len(train_w)} windows ({device}); {cfg.epochs} epochs")
-
-    try:
-        validation = Validation.of(ds, 256)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return datasets.EXIT_DATA
-    best = BestEpoch(validation, cfg.seed) if args.keep == "best" else None
-
-    def progress(rep) -> None:
-        m = rep.metrics
-        line = (f"  epoch {rep.epoch:3d}/{cfg.epochs}  d_loss {m['d_loss']:.4f}  g_loss {m['g_loss']:.4f}  "
-                f"diversity {m['diversity']:.3f}  {m['windows_per_s']:.0f} windows/s")
-        if best is not None:
-            now = best.update(rep)
-            line += f"  val score {now['score']:.2f} (best {best.metrics['score']:.2f} @ {best.metrics['epoch']})"
-        print(line, flush=True)
+    def callback(rep: EpochReport) -> None:
+        now = best.update(rep) if best is not None else None
+        if progress is not None:
+            progress(rep, now, best)
 
     t0 = time.perf_counter()
-    result = train(cfg, train_w, device, progress)
+    result = train(cfg, windows, device, callback)
     seconds = time.perf_counter() - t0
-    print(f"{result.outcome.value} after {result.epochs} epochs in {seconds:.1f} s {result.message}")
     G, D, epoch = result.generator, result.discriminator, result.epochs
     if best is not None and best.checkpoint is not None:
         _, G, D = networks(best.checkpoint)
         epoch = best.metrics["epoch"]
-        print(f"keeping epoch {epoch}, the best on validation")
-    val = best.metrics if best is not None and best.metrics else validation.score(sampler(G)(validation.n, cfg.seed))
-    test = report(sampler(G), **ds.evaluation_inputs("test"), kernel=validation.kernel, n=args.eval_n, seed=cfg.seed)
-    out = Path(args.out or f"results/train-{args.variant}")
-    summary = {"outcome": result.outcome.value, "epochs_trained": result.epochs, "epoch": epoch, "kept": args.keep,
-               "train_seconds": round(seconds, 2), "validation": val}
-    export(out, G, D, cfg, dataset=ds.meta, metrics=summary,
-           extra={"kernel": validation.kernel.to_dict(), "evaluation": test, "verdict": verdict_of(test, None)})
-    page.write(out, test, draw(sampler(G), args.eval_n, test["noise_seed"]) * ds.scale_mv, ds.to_mv(ds.part("test")),
-               ds.config.r_index, float(ds.meta["fs"]), f"{args.variant} (epoch {epoch})",
-               f"written by python -m ecgmodels.train; re-create with python -m ecgmodels.report --model {out.as_posix()}",
-               verdict_of(test, None)["usable"])
-    section = markdown(test, f"{args.variant} (epoch {epoch})")
-    (out / "metrics.md").write_text(f"# {args.variant}: {result.outcome.value}, {result.epochs} epochs, "
-                                    f"epoch {epoch} kept ({args.keep})\n\n{section}\n")
-    import pandas as pd
-
-    pd.DataFrame(metrics_rows(test)).to_csv(out / "metrics.csv", index=False)
-    print(section)
-    print(f"export written to {out}/ (generator.pt2, model.json, checkpoint.pt, metrics.md, metrics.csv, report.html, report.png)")
-    return 0 if result.outcome in (Outcome.COMPLETED, Outcome.STOPPED) else 3
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    val = ({k: v for k, v in best.metrics.items() if k != "epoch"} if best is not None and best.metrics
+           else validation.score(sampler(G)(validation.n, cfg.seed)))
+    return Fitted(result, G, D, epoch, val, seconds)

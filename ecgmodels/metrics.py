@@ -63,8 +63,7 @@ def too_few_beats(flag: str, n: int) -> str | None:
     """The error for scoring `n` generated beats (given as `flag`) when that is too few, else None."""
     return f"{flag} {n}: at least {MIN_BEATS} generated beats are needed (k-NN metrics use k={K_NN})" if n < MIN_BEATS else None
 
-# Metric names, lower-is-better first. OBJECTIVES are what the search minimises.
-OBJECTIVES = ("prd", "mmd")
+# Metric names, lower-is-better first (what the search minimises: ecgmodels.policy.OBJECTIVES).
 LOWER_BETTER = ("prd", "mmd", "prd_g2r", "prd_r2g", "rmse")
 HIGHER_BETTER = ("precision", "recall", "density", "coverage")
 CLOSE_TO_ONE = ("diversity",)

@@ -7,6 +7,9 @@ i.e. nearest-neighbour upsampling (`g_upsample='linear'` interpolates instead).
 """
 from __future__ import annotations
 
+from typing import Callable
+
+import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
@@ -120,3 +123,27 @@ def build(cfg: GanConfig) -> tuple[Generator, Discriminator]:
 
 def n_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
+
+
+def principal_directions(beats: torch.Tensor, k: int) -> torch.Tensor:
+    """The top `k` principal directions of `beats` [n, ...] (flattened), each scaled by its standard
+    deviation: [k, samples]. A standard normal coefficient on a row varies beats as much as real ones
+    vary along it."""
+    x = beats.flatten(1).double()
+    _, s, vt = torch.linalg.svd(x - x.mean(dim=0), full_matrices=False)
+    return (vt[:k] * (s[:k] / (len(x) - 1) ** 0.5)[:, None]).to(beats.dtype)
+
+
+def sampler(generator: Generator, batch: int = 1024) -> Callable[[int, int], np.ndarray]:
+    """`fn(n, seed) -> numpy [n, leads, window]` drawing from `generator` with seeded N(0, 1) noise."""
+
+    def sample(n: int, seed: int) -> np.ndarray:
+        dev = next(generator.parameters()).device
+        g = torch.Generator(device="cpu").manual_seed(seed)
+        z = torch.randn(n, *generator.latent_shape, generator=g)
+        generator.eval()
+        with torch.no_grad():
+            out = [generator(z[i:i + batch].to(dev)).float().cpu() for i in range(0, n, batch)]
+        return torch.cat(out).numpy()
+
+    return sample

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .export import ExportError, load_generator
+from .page import plot_side_by_side
 
 FORMATS = ("npy", "csv", "wfdb")
 
@@ -43,51 +44,6 @@ def write_beats(beats_mv: np.ndarray, info: dict, fmt: str, out: Path) -> list[P
         written += [out / f"{name}.hea", out / f"{name}.dat"]
     (out / "RECORDS").write_text("".join(f"{n}\n" for n in names))
     return written + [out / "RECORDS"]
-
-
-def plot_side_by_side(gen_mv: np.ndarray, real_mv: np.ndarray | None, info: dict, path: Path, k: int = 16,
-                      seed: int = 0, title: str | None = None) -> Path:
-    """PNG, in mV against ms from the R peak: `k` real beats drawn at random (left; the first ones
-    would all come from one record), `k` generated beats drawn at random (middle), and the
-    beat-to-beat spread of all of each set (right: the standard deviation across beats at each
-    sample, with each set's mean beat): a generator that draws one template shows a flat spread."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rng = np.random.default_rng(seed)
-    t = (np.arange(gen_mv.shape[-1]) - info["r_index"]) * 1000.0 / info["fs"]
-    pick = lambda x: x[rng.choice(len(x), size=min(k, len(x)), replace=False)]  # noqa: E731
-    panels = [(f"real (test split), {k} at random", real_mv), (f"generated, {k} at random", gen_mv)]
-    panels = [(ttl, x) for ttl, x in panels if x is not None]
-    fig, axes = plt.subplots(1, len(panels) + 1, figsize=(5.2 * (len(panels) + 1), 3.8), squeeze=False)
-    for ax, (ttl, beats) in zip(axes[0], panels):
-        for b in pick(beats):
-            ax.plot(t, b[0], lw=0.7, alpha=0.8)
-        ax.set_title(f"{ttl}, lead {info['leads'][0]}", fontsize=9)
-        ax.set_xlabel("ms from R peak")
-        ax.set_ylabel("mV")
-    lo = min(x[:, 0].min() for _, x in panels)
-    hi = max(x[:, 0].max() for _, x in panels)
-    for ax in axes[0][:len(panels)]:
-        ax.set_ylim(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo))  # one scale: amplitudes compare at a glance
-    ax = axes[0][-1]
-    for (ttl, beats), colour in zip(panels, ("tab:green", "tab:purple")):
-        name = ttl.split(",")[0]
-        ax.plot(t, beats[:, 0].std(axis=0), c=colour, lw=1.2, label=f"{name}: spread (sd), n={len(beats)}")
-        ax.plot(t, beats[:, 0].mean(axis=0), c=colour, lw=0.8, ls="--", label=f"{name}: mean beat")
-    ax.set_title("beat-to-beat spread and mean", fontsize=9)
-    ax.set_xlabel("ms from R peak")
-    ax.set_ylabel("mV")
-    ax.legend(fontsize=7)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
 
 
 def main(argv: list[str] | None = None) -> int:

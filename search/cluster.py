@@ -11,6 +11,8 @@ import tempfile
 
 import numpy as np
 
+from ecgmodels import policy
+
 from .options import UsageError
 
 # Set by `python -m search.tune` (not by an in-process call of main(), e.g. from a notebook, whose
@@ -123,11 +125,9 @@ def make_tuner(args, data_ref_kwargs: dict, settings: dict, experiment_path: str
         # PBT refuses a search algorithm: its population is drawn from the same space up front, and it
         # perturbs the space's continuous knobs (learning rates, loss weights) as the trials train.
         population, ranges = initial_population(args.space, args.num_samples, args.seed)
-        # last_rank: the epoch just trained, judged bar first (ecgmodels.best.rank). On last_score alone
-        # PBT copied and kept a trial whose perturbed learning rate had left a ripple on every beat.
         mutations = {k: (tune.loguniform if log else tune.uniform)(lo, hi) for k, (lo, hi, log) in ranges.items()}
         scheduler = PopulationBasedTraining(
-            time_attr="epoch", metric="last_rank", mode="min", perturbation_interval=args.perturb_every,
+            time_attr="epoch", metric=policy.PBT_METRIC, mode="min", perturbation_interval=args.perturb_every,
             burn_in_period=args.perturb_every, hyperparam_mutations={"params": mutations}, quantile_fraction=0.25,
             resample_probability=0.25)
         param_space, samples = {"params": tune.grid_search(population)}, 1
@@ -137,11 +137,10 @@ def make_tuner(args, data_ref_kwargs: dict, settings: dict, experiment_path: str
         random.seed(args.seed)
         np.random.seed(args.seed)
     else:
-        searcher = OptunaSearch(space=SPACES[args.space], metric=["prd", "mmd"], mode=["min", "min"], seed=args.seed)
+        searcher = OptunaSearch(space=SPACES[args.space], metric=[m for m, _ in policy.OBJECTIVES],
+                               mode=[mode for _, mode in policy.OBJECTIVES], seed=args.seed)
     if args.scheduler == "asha":
-        # rank: the kept epoch's score, bar first (ecgmodels.best.rank), so that a trial whose kept epoch
-        # moved to one that meets the bar (at a higher score) is not the one stopped
-        scheduler = ASHAScheduler(metric="rank", mode="min", time_attr="epoch", max_t=args.max_epochs,
+        scheduler = ASHAScheduler(metric=policy.ASHA_METRIC, mode="min", time_attr="epoch", max_t=args.max_epochs,
                                   grace_period=max(1, args.max_epochs // 4), reduction_factor=2)
     # a URI splits on '/', a local path on the platform's separator
     storage, name = experiment_path.rsplit("/", 1) if "://" in experiment_path else os.path.split(experiment_path)

@@ -37,7 +37,7 @@ def make_console(total: int, verbose: bool):
     """A fresh console state for this call, and the Tune callback that reports into it."""
     from ray import tune
 
-    from .leaderboard import NO_METRICS
+    from .board import NO_METRICS
 
     sys.modules[__name__].STATE = ConsoleState(total=total, verbose=verbose)
 

@@ -22,7 +22,7 @@ class UsageError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from datasets.build import add_dataset_args
+    from datasets.options import add_dataset_args
 
     p = argparse.ArgumentParser(
         prog="python -m search.tune",
@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "eighth of --max-epochs, at least 1)")
     s.add_argument("--select", choices=("knee", "prd", "mmd"), default="knee",
                    help="which Pareto-front trial to export, among those whose MMD² beats the average beat: "
-                   "knee = lowest score (ecgmodels.best.scalarised: real beats about 1, the average beat about 2) (default)")
+                   "knee = lowest score (ecgmodels.policy.scalarised: real beats about 1, the average beat about 2) (default)")
     s.add_argument("--seed", type=int, default=0, help="searcher seed; trial k trains with seed*10000+k (default 0)")
     s.add_argument("--space", choices=("full", "small", "smoke"), default="full",
                    help="search space (search/space.py): full = every size up to the seed's (best on a GPU); "

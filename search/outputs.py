@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 
 from ecgmodels.atomic import replace_file, write_text
-from ecgmodels.best import BAR_MMD, BAR_ROUGHNESS, BAR_SHARE, BAR_SPREAD, meets_bar
+from ecgmodels.policy import BAR_MMD, BAR_ROUGHNESS, BAR_SHARE, BAR_SPREAD, choose, meets_bar
 
 # The seed's published table (its own definitions, its leaky split): mean and [min, max], in the
 # shape of an evaluation result so it can sit in the legacy table.
@@ -23,10 +23,10 @@ def write_outputs(run_dir: Path, grid, args, info: dict, ds, validation, seed_re
     Returns the leaderboard (one row per trial Tune created; `cut`: ids of trials a Ctrl-C ended)."""
     import pandas as pd
 
-    from ecgmodels.evaluate import markdown as test_markdown
+    from ecgmodels.scorecard import markdown as test_markdown
 
-    from . import leaderboard as lb
-    from .export import choose, export_row
+    from . import board as lb
+    from .exporter import export_row
     board = lb.from_results(grid, PARAMS, cut)
     if board.empty:  # interrupted before any trial was created
         write_text(run_dir / "leaderboard.md", f"# Search `{info['name']}`\n\nNo trial had started.\n")

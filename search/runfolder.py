@@ -27,7 +27,7 @@ def load_resume(args: argparse.Namespace) -> tuple[argparse.Namespace, dict]:
     if not info_path.is_file():
         raise UsageError(f"--resume {run}: no run.json there, so it is not a search run folder "
                          "(give the folder `python -m search.tune --name NAME` wrote, e.g. results/NAME)")
-    from . import leaderboard as lb
+    from . import board as lb
 
     try:
         info = lb.read_run_json(run)

@@ -12,8 +12,6 @@ folder holds `ckpt.pt` (the latest state, to resume) and `best.pt` (the best epo
 """
 from __future__ import annotations
 
-import contextlib
-import os
 import tempfile
 from pathlib import Path
 
@@ -24,9 +22,12 @@ from ray import tune
 
 from ecgmodels.best import BestEpoch, Validation
 from ecgmodels.metrics import HIGHER_BETTER, POPULATION, report
-from ecgmodels.train import Outcome, load_checkpoint, networks, sampler, save_checkpoint, train
+from ecgmodels.checkpoint import load_training_checkpoint, networks, save_checkpoint
+from ecgmodels.fit import fit
+from ecgmodels.loop import Outcome, train
+from ecgmodels.models import sampler
 
-from .leaderboard import NO_METRICS
+from .board import NO_METRICS
 from .space import params_of, to_gan_config
 
 # Reported instead of real values when a trial diverged (NaN): the worst finite values.
@@ -34,42 +35,6 @@ PENALTY = {m: 0.0 if m in HIGHER_BETTER or m == "diversity" else NO_METRICS for 
     "score": NO_METRICS, "rank": NO_METRICS, "bar": 0.0, "roughness": NO_METRICS}
 # Also reported for the epoch just trained, as last_<name> (PBT ranks trials by last_rank)
 LAST = ("prd", "mmd", "coverage", "score", "rank")
-
-@contextlib.contextmanager
-def _injected_faults(index: int, epoch_hook: list):
-    """Test-only fault injection, driven by ECG_SEARCH_FAULTS (unset in normal use; comma-separated):
-    'crash@E:DIR'  every trial's worker process dies once, right after epoch E's report (DIR holds
-                   the once-markers), as after an OOM kill or a lost node;
-    'nan@I'        trial I's losses turn NaN, so it diverges;
-    'raise@I'      trial I raises at its first epoch on every attempt, so it errors for good."""
-    patched = None
-    for item in filter(None, os.environ.get("ECG_SEARCH_FAULTS", "").split(",")):
-        kind, _, arg = item.partition("@")
-        if kind == "crash":
-            epoch, _, marker_dir = arg.partition(":")
-            marker = Path(marker_dir) / f"crashed-{index}"
-
-            def crash(ep: int, epoch=int(epoch), marker=marker) -> None:
-                if ep == epoch and not marker.exists():
-                    marker.write_text("crashed once")
-                    os._exit(1)  # no cleanup, no exception: the process is simply gone
-
-            epoch_hook.append(crash)
-        elif kind == "raise" and int(arg) == index:
-            raise RuntimeError(f"injected failure in trial {index} (ECG_SEARCH_FAULTS={item})")
-        elif kind == "nan" and int(arg) == index:
-            import ecgmodels.train as T
-
-            patched = T.d_loss_fn
-            T.d_loss_fn = lambda *a: patched(*a) * float("nan")
-    try:
-        yield
-    finally:
-        if patched is not None:
-            import ecgmodels.train as T
-
-            T.d_loss_fn = patched
-
 
 def own_number(config: dict) -> int:
     """This trial's number: Optuna's trial number (0, 1, 2, ... in the order it asked), or for PBT the
@@ -116,8 +81,8 @@ def run_trial(config: dict, data: dict, settings: dict) -> None:
     ckpt = tune.get_checkpoint()
     if ckpt is not None:
         with ckpt.as_directory() as d:
-            resume = load_checkpoint(Path(d) / "ckpt.pt")
-            best_state = load_checkpoint(Path(d) / "best.pt")  # every report writes both
+            resume = load_training_checkpoint(Path(d) / "ckpt.pt")
+            best_state = load_training_checkpoint(Path(d) / "best.pt")  # every report writes both
         lineage = list(resume.get("lineage", []))
         if resume.get("owner", index) != index:  # PBT exploit: another trial's weights, perturbed knobs
             old = resume["config"]
@@ -125,7 +90,6 @@ def run_trial(config: dict, data: dict, settings: dict) -> None:
                             "set": {k: v for k, v in cfg.to_dict().items() if old.get(k) != v and k != "seed"}})
     best = BestEpoch(data["validation"], seed, state=best_state)
     node = ray.get_runtime_context().get_node_id()
-    hooks: list = []
     last: dict = {}
 
     def row(now: dict, epoch: int, losses: dict) -> dict:
@@ -164,8 +128,6 @@ def run_trial(config: dict, data: dict, settings: dict) -> None:
                 save_checkpoint(rep.checkpoint() | {"owner": index, "lineage": lineage}, Path(d) / "ckpt.pt")
                 save_checkpoint(best.checkpoint, Path(d) / "best.pt")
                 tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
-        for hook in hooks:
-            hook(rep.epoch)
 
     if resume is not None and int(resume["epoch"]) >= cfg.epochs:
         # PBT handed this trial a donor's checkpoint of the last epoch: nothing is left to train, but
@@ -174,8 +136,7 @@ def run_trial(config: dict, data: dict, settings: dict) -> None:
         tune.report(row({k: v for k, v in best.metrics.items() if k != "epoch"}, cfg.epochs,
                         {"d_loss": nan, "g_loss": nan, "train_diversity": nan}) | plausibility())
         return
-    with _injected_faults(index, hooks):
-        result = train(cfg, data["train"], device, report, resume=resume)
+    result = train(cfg, data["train"], device, report, resume=resume)
     if result.outcome in (Outcome.DIVERGED, Outcome.COLLAPSED):
         final = dict(last) if result.outcome == Outcome.COLLAPSED and last else {
             **PENALTY, "epoch": result.epochs, "trial_seed": seed, "trial_number": index, "node": node,
@@ -200,20 +161,13 @@ def run_seed_reference(test_inputs: dict, epochs: int, seed: int, threads: int, 
     """Train the seed's own model and recipe (variant 'seed') for `epochs`, keep its best epoch on
     validation by the same rule as the trials, and score that epoch on test. Runs as a Ray task
     beside the search, so it shares the cluster's accounting."""
-    import time
-
     from ecgmodels.config import variant
 
     torch.set_num_threads(max(1, threads))
     device = "cuda" if torch.cuda.is_available() else "cpu"
     train_w = test_inputs["train"]
     cfg = variant("seed", epochs=epochs, seed=seed, window=train_w.shape[-1])
-    best = BestEpoch(validation, seed)
-    t0 = time.perf_counter()
-    result = train(cfg, train_w, device, best.update)
-    seconds = time.perf_counter() - t0
-    _, G, _ = networks(best.checkpoint)
-    test = report(sampler(G), **test_inputs, kernel=validation.kernel, n=test_n, seed=seed)
-    chosen = best.metrics
-    return {"epochs": result.epochs, "best_epoch": chosen["epoch"], "outcome": result.outcome.value,
-            "seconds": round(seconds, 1), "val": {k: v for k, v in chosen.items() if k != "epoch"}, "test": test}
+    fitted = fit(cfg, train_w, validation, device)
+    test = report(sampler(fitted.generator), **test_inputs, kernel=validation.kernel, n=test_n, seed=seed)
+    return {"epochs": fitted.result.epochs, "best_epoch": fitted.epoch, "outcome": fitted.result.outcome.value,
+            "seconds": round(fitted.seconds, 1), "val": fitted.validation, "test": test}

@@ -38,7 +38,7 @@ from .runfolder import claim_run_dir, load_resume  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ecgmodels.fit import require_datasets
+    from ecgmodels.data import require_datasets
 
     datasets = require_datasets()
     parser = build_parser()
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.resume:
             args, info = load_resume(args)
         validate(args)
-        from datasets.build import config_from_args
+        from datasets.options import config_from_args
 
         # A resumed search keeps the dataset it started with, as recorded (not re-parsed from its options)
         dcfg = datasets.DatasetConfig.from_dict(info["dataset_config"]) if args.resume else config_from_args(args)
@@ -126,7 +126,7 @@ def run_search(args, argv, info: dict, name: str, run_dir: Path, experiment_path
     import ray
     import torch
 
-    from ecgmodels.best import scalarised
+    from ecgmodels.policy import scalarised
     from ecgmodels.metrics import POPULATION
 
     from .trainable import data_payload
@@ -148,7 +148,7 @@ def run_search(args, argv, info: dict, name: str, run_dir: Path, experiment_path
     restore = bool(args.resume) and info["restore"]  # False: resumed before Tune's first save (runfolder.py)
     earlier_wall_s = float(info.get("wall_s", 0.0))
     earlier_seed_ref = info.get("seed_reference")  # a resumed search reuses a finished reference
-    from .leaderboard import relative_to_run
+    from .board import relative_to_run
 
     info = {"name": name, "experiment_path": relative_to_run(run_dir, experiment_path),
             "run_dir": info.get("run_dir") or str(run_dir.resolve()),  # where it started (see load_resume)

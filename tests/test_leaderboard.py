@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from search.export import choose
-from search.leaderboard import pareto_mask, rank
+from ecgmodels.policy import choose, pareto_mask
+from search.board import rank
 
 
 def test_pareto_mask_on_five_points():
@@ -94,7 +94,8 @@ def test_trials_without_metrics_rank_last():
 def test_damaged_run_files_are_named_in_the_error(tmp_path):
     import pytest
 
-    from search.leaderboard import main, read_board, read_run_json
+    from search.board import read_board, read_run_json
+    from search.leaderboard import main
 
     (tmp_path / "leaderboard.csv").write_text("trial,status,pareto,epochs,prd\n0,compl")  # cut off mid-row
     with pytest.raises(ValueError, match="leaderboard.csv lacks the column"):

@@ -10,7 +10,7 @@ import pytest
 
 from datasets.synthetic import beat_signal
 from ecgmodels import metrics as M
-from ecgmodels import report as R
+from ecgmodels import page as R
 
 from .conftest import REPO
 

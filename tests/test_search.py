@@ -418,7 +418,9 @@ def test_ctrl_c_to_the_whole_process_group_with_the_seed_reference(synthetic_lud
 def test_faults_retry_divergence_and_errors(synthetic_ludb, tmp_path):
     """Trial 0 raises on every attempt (errors after its retries), trial 1 diverges, trials 2-3 lose
     their worker once after epoch 2 and finish from that checkpoint; the search goes on; exit 1."""
-    env = {**ENV, "ECG_SEARCH_FAULTS": f"raise@0,nan@1,crash@2:{tmp_path}"}
+    # tests/faults/sitecustomize.py wraps the trainable's training loop in every process of the search
+    env = {**ENV, "ECG_SEARCH_FAULTS": f"raise@0,nan@1,crash@2:{tmp_path}",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "tests" / "faults"), ENV.get("PYTHONPATH")]))}
     res = run(tune_cmd(synthetic_ludb, tmp_path, "faults", "--smoke", "--max-epochs", "4"), env=env)
     assert res.returncode == 1, res.stdout + res.stderr
     assert "failed beyond the retry budget" in res.stderr
