@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import fiducial
-from .metrics import POPULATION, Kernel, baselines, evaluate, fit_kernel, r_peak_rate, roughness, too_few_beats
+from .metrics import Kernel, baselines, evaluate, fit_kernel, r_peak_rate, roughness, too_few_beats
 from .policy import meets_bar, rank, scalarised
+from .registry import POPULATION
 from .checkpoint import networks
 from .loop import EpochReport
 from .models import sampler

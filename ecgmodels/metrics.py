@@ -48,6 +48,8 @@ from typing import Callable
 
 import numpy as np
 
+from .registry import REGISTRY
+
 # Defaults, in one place.
 K_NN = 5  # neighbours for the k-NN balls (Naeem et al. use 5)
 KERNEL_SCALES = (1.0, 2.0)  # RBF bandwidths as multiples of the median training distance (see the docstring)
@@ -63,12 +65,6 @@ def too_few_beats(flag: str, n: int) -> str | None:
     """The error for scoring `n` generated beats (given as `flag`) when that is too few, else None."""
     return f"{flag} {n}: at least {MIN_BEATS} generated beats are needed (k-NN metrics use k={K_NN})" if n < MIN_BEATS else None
 
-# Metric names, lower-is-better first (what the search minimises: ecgmodels.policy.OBJECTIVES).
-LOWER_BETTER = ("prd", "mmd", "prd_g2r", "prd_r2g", "rmse")
-HIGHER_BETTER = ("precision", "recall", "density", "coverage")
-CLOSE_TO_ONE = ("diversity",)
-POPULATION = LOWER_BETTER + HIGHER_BETTER + CLOSE_TO_ONE
-LEGACY = ("rmse_random", "prd_random", "prd_seed", "mmd_seed")
 
 # ---------------------------------------------------------------------------------------------
 # Per-pair distances
@@ -402,11 +398,8 @@ def interval(estimate: float, draws: np.ndarray, metric: str) -> list[float]:
     bias = float(draws.mean() - estimate)
     lo, hi = (float(np.percentile(draws, q)) - bias for q in CI)
     lo, hi = min(lo, estimate), max(hi, estimate)
-    if metric in ("precision", "recall", "coverage"):
-        lo, hi = min(max(lo, 0.0), 1.0), min(max(hi, 0.0), 1.0)
-    elif metric != "mmd":
-        lo = max(lo, 0.0)
-    return [lo, hi]
+    floor, ceiling = REGISTRY[metric].bounds
+    return [min(max(lo, floor), ceiling), min(max(hi, floor), ceiling)]
 
 
 def average_beat(train: np.ndarray, n: int, seed: int, noise: float = AVERAGE_BEAT_NOISE,

@@ -13,11 +13,11 @@ import numpy as np
 
 from . import fiducial as F
 from .atomic import replace_file, write_text
+from .registry import METRICS as REGISTRY
 
 # Population metrics shown, with how to read them: (key, label, direction)
-METRICS = [("mmd", "MMD² (fixed kernel)", "lower"), ("precision", "precision", "higher"),
-           ("recall", "recall", "higher"), ("coverage", "coverage", "higher"), ("density", "density", "higher"),
-           ("diversity", "diversity (1 = as varied as real)", "1"), ("prd", "PRD % to nearest real", "lower")]
+# report.html's metrics table: the registry's metrics that have a page label, and which way is better
+METRICS = [(m.name, m.page, {"lower": "lower", "higher": "higher", "one": "1"}[m.direction]) for m in REGISTRY if m.page]
 NAMES = {"p_present": "P wave present", "pr_ms": "PR interval", "qrs_ms": "QRS duration", "qt_ms": "QT interval",
          "p_mv": "P amplitude", "r_mv": "R amplitude", "t_mv": "T amplitude", "st_mv": "ST level"}
 

@@ -7,14 +7,12 @@ import sys
 from pathlib import Path
 
 from .atomic import write_text
-from .metrics import LEGACY, Kernel, fit_kernel
+from .metrics import Kernel, fit_kernel
+from .registry import LEGACY, POPULATION, REGISTRY
 
 # Columns of the test table: (key, header). Higher-better and close-to-1 metrics say so.
-COLUMNS = [("mmd", "MMD²"), ("prd", "PRD %"), ("prd_g2r", "PRD g→r"), ("prd_r2g", "PRD r→g"),
-           ("precision", "precision ↑"), ("recall", "recall ↑"), ("density", "density ↑"),
-           ("coverage", "coverage ↑"), ("diversity", "diversity (1 = real)"), ("rmse", "RMSE")]
-LEGACY_COLUMNS = [("rmse_random", "RMSE (random)"), ("prd_seed", "PRD_seed (random, /10)"),
-                  ("mmd_seed", "MMD_seed (per pair)")]
+COLUMNS = [(m, REGISTRY[m].label) for m in POPULATION]
+LEGACY_COLUMNS = [(m, REGISTRY[m].label) for m in LEGACY if m != "prd_random"]  # prd_seed is prd_random / 10
 BEGIN, END = "<!-- evaluation: begin -->", "<!-- evaluation: end -->"
 
 

@@ -20,8 +20,9 @@ from .scorecard import markdown, verdict_of
 from .export import export
 from .fit import fit
 from .loop import Outcome, resolve_device
-from .metrics import LEGACY, POPULATION, TEST_N, draw, report
+from .metrics import TEST_N, draw, report
 from .models import sampler
+from .registry import LEGACY, POPULATION
 
 
 def parse_set(items: list[str]) -> dict:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecgmodels.metrics import HIGHER_BETTER, POPULATION
+from ecgmodels.registry import POPULATION, REGISTRY, names
 from ecgmodels.policy import completed, order, pareto_mask
 
 from .space import params_of
@@ -20,7 +20,7 @@ from .space import params_of
 NO_METRICS = 1e4
 
 # the population metrics, and roughness over the validation beats' (part of the quality bar)
-METRIC_COLS = [*POPULATION, "roughness"]
+METRIC_COLS = [*POPULATION, *names("shape")]
 # A completed trial's best epoch, checked once on validation (ecgmodels.best.Validation.plausibility):
 # plausible (1/0) and the share of its beats passing each check
 PLAUSIBILITY_COLS = ["plausible", "r_at_r", "qrs_ok", "p_wave", "t_wave"]
@@ -151,14 +151,12 @@ def from_results(grid, param_names: list[str], cut: set[str] = frozenset()) -> p
 
 
 def rank(df: pd.DataFrame, by: str) -> pd.DataFrame:
-    """Finished trials first, then best first by `by` (higher first for precision, recall, density,
-    coverage; closest to 1 for diversity, and for roughness by ratio; lowest first otherwise; by score, those that meet the
-    quality bar first)."""
+    """Finished trials first, then best first by `by` (the metric's direction in ecgmodels.registry; by
+    score, lowest first, those that meet the quality bar first)."""
     if by not in df.columns:
         raise ValueError(f"cannot rank by {by!r}; choose from {', '.join(RANKS)}")
     done = df["status"].eq("completed") if "status" in df else True
-    key = (-df[by] if by in HIGHER_BETTER else (df[by] - 1).abs() if by == "diversity"
-           else np.log(df[by]).abs() if by == "roughness" else df[by])  # real beats' roughness is 1: closest first
+    key = REGISTRY[by].sort_key(df[by]) if by in REGISTRY else df[by]
     # by score, trials that meet the quality bar come first (ecgmodels.policy.rank), as the export is chosen
     bar = df["bar"].fillna(0) if by == "score" and "bar" in df else 0
     return (df.assign(_done=done, _bar=bar, _key=key).sort_values(["_done", "_bar", "_key"], ascending=[False, False, True])

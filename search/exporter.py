@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from ecgmodels.export import export
-from ecgmodels.metrics import POPULATION, Kernel, draw, report
+from ecgmodels.metrics import Kernel, draw, report
+from ecgmodels.registry import POPULATION
 from ecgmodels.page import plot_side_by_side
 from ecgmodels.page import write as write_report
 from ecgmodels.scorecard import verdict_of

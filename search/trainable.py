@@ -5,7 +5,7 @@ need no shared filesystem and no LUDB copy. Each epoch's report carries a checkp
 whose worker dies resumes from its last epoch (FailureConfig), and `--resume` continues it too.
 
 A trial is judged by its best epoch on validation (ecgmodels.best), not its last: `prd`, `mmd`,
-every other population metric (ecgmodels.metrics.POPULATION) and `score` in every report are the
+every other population metric (ecgmodels.registry.POPULATION) and `score` in every report are the
 best epoch's so far (what Optuna, ASHA and the leaderboard see), `best_epoch` says which, and
 `last_*` are the epoch just trained. The checkpoint
 folder holds `ckpt.pt` (the latest state, to resume) and `best.pt` (the best epoch, to export).
@@ -21,7 +21,8 @@ import torch
 from ray import tune
 
 from ecgmodels.best import BestEpoch, Validation
-from ecgmodels.metrics import HIGHER_BETTER, POPULATION, report
+from ecgmodels.metrics import report
+from ecgmodels.registry import POPULATION, REGISTRY, names
 from ecgmodels.checkpoint import load_training_checkpoint, networks, save_checkpoint
 from ecgmodels.fit import fit
 from ecgmodels.loop import Outcome, train
@@ -31,8 +32,8 @@ from .board import NO_METRICS
 from .space import params_of, to_gan_config
 
 # Reported instead of real values when a trial diverged (NaN): the worst finite values.
-PENALTY = {m: 0.0 if m in HIGHER_BETTER or m == "diversity" else NO_METRICS for m in POPULATION} | {
-    "score": NO_METRICS, "rank": NO_METRICS, "bar": 0.0, "roughness": NO_METRICS}
+PENALTY = {m: REGISTRY[m].worst for m in (*POPULATION, *names("shape"))} | {
+    "score": NO_METRICS, "rank": NO_METRICS, "bar": 0.0}
 # Also reported for the epoch just trained, as last_<name> (PBT ranks trials by last_rank)
 LAST = ("prd", "mmd", "coverage", "score", "rank")
 

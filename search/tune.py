@@ -127,7 +127,7 @@ def run_search(args, argv, info: dict, name: str, run_dir: Path, experiment_path
     import torch
 
     from ecgmodels.policy import scalarised
-    from ecgmodels.metrics import POPULATION
+    from ecgmodels.registry import POPULATION
 
     from .trainable import data_payload
 

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from ecgmodels import metrics as M
+from ecgmodels.registry import POPULATION
 
 E = np.exp
 
@@ -192,7 +193,7 @@ def test_report_on_synthetic_beats_has_intervals_and_a_verdict():
     rep = M.report(lambda n, s: shapes(n), train, held, records, M.fit_kernel(train), 100, seed=0, bootstrap=20)
     assert set(rep) >= {"generated", "floor", "average", "copy_ratio", "mmd_v_ratio", "kernel", "noise_seed", "verdict"}
     assert rep["noise_seed"] == M.TEST_SEED_OFFSET
-    assert set(rep["generated"]["ci"]) == set(M.POPULATION) and rep["generated"]["records"] == 20
+    assert set(rep["generated"]["ci"]) == set(POPULATION) and rep["generated"]["records"] == 20
     lo, hi = rep["generated"]["ci"]["mmd"]
     assert lo <= rep["generated"]["mmd"] <= hi
     assert rep["verdict"]["beats_average_beat"] and "NOT USABLE" not in rep["verdict"]["summary"]
@@ -222,3 +223,24 @@ def test_ludb_test_split_ranks_real_beats_first(real_ludb):
     assert real["mmd"] < noisy["mmd"] and real["prd"] < noisy["prd"]
     # and the generator-like failures rank behind real beats on their own tell-tale metric
     assert average["diversity"] < 0.5 < real["diversity"] and noisy["precision"] < real["precision"]
+
+
+def test_the_registry_declares_each_metric_once_and_everything_reads_it():
+    """Directions worked by hand: ranking [0.5, 2.0, 1.1] puts 2.0 first when higher is better, 0.5
+    first when lower is, 1.1 first when 1 is best; on a log scale 0.5 and 2.0 are equally far off."""
+    from ecgmodels.registry import METRICS, REGISTRY, WORST
+    from ecgmodels.scorecard import COLUMNS
+    from search.board import METRIC_COLS
+    from search.trainable import PENALTY
+
+    assert len({m.name for m in METRICS}) == len(METRICS) and len({m.label for m in METRICS}) == len(METRICS)
+    v = np.array([0.5, 2.0, 1.1])
+    assert np.argmin(REGISTRY["coverage"].sort_key(v)) == 1 and np.argmin(REGISTRY["prd"].sort_key(v)) == 0
+    assert np.argmin(REGISTRY["diversity"].sort_key(v)) == 2
+    assert REGISTRY["roughness"].sort_key(np.array([0.5, 2.0])) == pytest.approx([np.log(2), np.log(2)])
+    # a diverged trial reports the worst finite value: 0 recall, 0 diversity (collapse), 1e4 PRD
+    assert PENALTY["recall"] == 0.0 and PENALTY["diversity"] == 0.0 and PENALTY["prd"] == WORST
+    # intervals are kept within a metric's range: a share's in [0, 1], MMD^2's anywhere
+    draws = np.array([0.9, 1.1, 1.3])  # bias 0.2 on an estimate of 0.9: shifted interval ~[0.71, 1.09]
+    assert M.interval(0.9, draws, "coverage")[1] == 1.0 and M.interval(0.9, draws, "mmd")[1] > 1.0
+    assert [c for c, _ in COLUMNS] == list(POPULATION) and set(POPULATION) < set(METRIC_COLS)
