@@ -37,19 +37,19 @@ def by_record(ds, idx: np.ndarray, root: Path) -> np.ndarray:
 
     cfg = ds.config
     out = np.full((len(idx), len(FIDUCIALS)), -1, dtype=np.int64)
+    lead = ds.meta["r_lead"]  # the lead whose marks the windows' fiducials are
     for rec in np.unique(ds.record[idx]):
-        for lead in np.unique(ds.lead[idx][ds.record[idx] == rec]):
-            rows = idx[(ds.record[idx] == rec) & (ds.lead[idx] == lead)]
-            r = read_record(root, f"data/{rec}")
-            x = highpass(r.signal[:, r.leads.index(lead)], r.fs, cfg.highpass_hz)
-            peaks = ds.peak[rows].astype(np.int64)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                _, waves = nk.ecg_delineate(x, rpeaks=peaks, sampling_rate=int(r.fs), method="dwt")
-            for c, name in enumerate(F.POINTS):
-                pos = np.asarray(waves[F._NEUROKIT[name]], dtype=np.float64) - (peaks - cfg.r_index)
-                ok = np.isfinite(pos) & (pos >= 0) & (pos < cfg.window)
-                out[np.searchsorted(idx, rows), c] = np.where(ok, np.nan_to_num(pos, nan=-1), -1)
+        rows = idx[ds.record[idx] == rec]
+        r = read_record(root, f"data/{rec}", cfg.amplitude)
+        x = highpass(r.signal[:, r.leads.index(lead)], r.fs, cfg.highpass_hz)
+        peaks = ds.peak[rows].astype(np.int64)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _, waves = nk.ecg_delineate(x, rpeaks=peaks, sampling_rate=int(r.fs), method="dwt")
+        for c, name in enumerate(F.POINTS):
+            pos = np.asarray(waves[F._NEUROKIT[name]], dtype=np.float64) - (peaks - cfg.r_index)
+            ok = np.isfinite(pos) & (pos >= 0) & (pos < cfg.window)
+            out[np.searchsorted(idx, rows), c] = np.where(ok, np.nan_to_num(pos, nan=-1), -1)
     return out
 
 

@@ -23,6 +23,12 @@ def summary(ds: WindowDataset, hit: bool, seconds: float, entry: Path) -> str:
         f"  scale        1.0 = {m['scale_mv']:.4f} mV (fitted on train); {m['clipped_to_unit']} val/test windows clipped to [-1, 1]",
         f"  cache        {entry}",
     ]
+    if len(m["leads"]) > 1 and m["rejected_by_lead"]:
+        worst = sorted(m["rejected_by_lead"].items(), key=lambda kv: -sum(kv[1].values()))[:4]
+        lines.append("  by lead      " + ", ".join(f"{lead} {sum(c.values())}" for lead, c in worst)
+                     + f" (first lead to fail; R peaks placed on lead {m['r_lead']})")
+    lines.append("  labels       " + "; ".join(f"{k}: {len(v)}" for k, v in m["labels"].items() if isinstance(v, list))
+                 + " classes; age, RR before/after per window")
     if m["skipped"]:
         lines.append(f"  skipped      {len(m['skipped'])} record/lead pairs, e.g. {m['skipped'][0]}")
     if m["detector_used"]:
@@ -33,9 +39,9 @@ def summary(ds: WindowDataset, hit: bool, seconds: float, entry: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m datasets.build",
-        description="Build (or find in the cache) the LUDB single-lead beat-window dataset every search "
-        "trial trains on: 400-sample windows with the R peak at index 150, noisy beats rejected, "
-        "split by record, scaled to [-1, 1].",
+        description="Build (or find in the cache) the LUDB beat-window dataset every search trial trains "
+        "on: 400-sample windows of the chosen leads with the R peak at index 150, in millivolts, noisy beats "
+        "rejected, split by record, scaled to [-1, 1], with per-window labels (rhythm, axis, LVH, sex, age, RR).",
     )
     add_dataset_args(p)
     p.add_argument("--workers", type=int, default=None, help="processes for a build (default: all cores)")

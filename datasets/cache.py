@@ -27,15 +27,17 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from . import ludb
-from .config import LEGACY_AMPLITUDE, DatasetConfig
+from .config import DatasetConfig
 from .orphans import die_with_parent
 from .split import SPLITS, split_records
-from .windows import REJECT_REASONS, RecordWindows, cut_record
+from .windows import REJECT_REASONS, RecordWindows, cut_record, r_lead
 
 # Part of every key: bump it whenever cutting, rejection, splitting or scaling code changes, so
 # entries built by older code are not mistaken for current ones (the key cannot hash the code).
-FORMAT_VERSION = 4  # 4: annotated fiducials per window
-_ARRAYS = ("windows", "record", "peak", "lead", "split", "rhythm", "fiducials")
+FORMAT_VERSION = 5  # 5: all chosen leads of a beat in one window, per-window labels
+# Per-window labels: per record from ludb.csv (ludb.labels), per beat the RR intervals around it
+LABELS = ("rhythm", "axis", "lvh", "sex", "age", "rr_before_ms", "rr_after_ms")
+_ARRAYS = ("windows", "record", "peak", "split", "fiducials", *LABELS)
 
 
 class CacheError(RuntimeError):
@@ -49,22 +51,30 @@ class CacheError(RuntimeError):
 
 @dataclass(frozen=True)
 class WindowDataset:
-    """Scaled single-lead beat windows with one row of metadata per window.
+    """Scaled beat windows, every chosen lead of a beat in one window, with a row of metadata each.
 
-    windows: float32 [n, 1, window] in [-1, 1]; multiply by `scale_mv` for millivolts.
-    record, peak: int32 record id and R-peak sample index in that record; lead, split, rhythm: str.
-    fiducials: int16 [n, 7], LUDB's annotated P/QRS/T points (`ludb.FIDUCIALS`) as window sample
-    indices, -1 where not annotated or outside the window.
-    meta: counts, rejection counts, skipped records, parameters, key (JSON-serialisable).
+    windows: float32 [n, leads, window] in [-1, 1] (leads in `meta['leads']` order); multiply by
+    `scale_mv` for millivolts (one scale for every lead).
+    record, peak: int32 record id and R-peak sample index in that record; split: str.
+    fiducials: int16 [n, 7], LUDB's annotated P/QRS/T points of `meta['r_lead']` (`ludb.FIDUCIALS`) as
+    window sample indices, -1 where not annotated or outside the window.
+    Labels (LABELS; vocabularies in `meta['labels']`): rhythm, axis, sex (str), lvh (int8 1/0), age
+    (float32, NaN unknown), rr_before_ms, rr_after_ms (float32, NaN at a record's ends).
+    meta: counts, rejection counts (per reason, and per lead), skipped records, parameters, key.
     """
 
     windows: np.ndarray
     record: np.ndarray
     peak: np.ndarray
-    lead: np.ndarray
     split: np.ndarray
-    rhythm: np.ndarray
     fiducials: np.ndarray
+    rhythm: np.ndarray
+    axis: np.ndarray
+    lvh: np.ndarray
+    sex: np.ndarray
+    age: np.ndarray
+    rr_before_ms: np.ndarray
+    rr_after_ms: np.ndarray
     meta: dict
 
     @property
@@ -79,8 +89,17 @@ class WindowDataset:
     def config(self) -> DatasetConfig:
         return DatasetConfig.from_dict(self.meta["config"])
 
+    @property
+    def leads(self) -> tuple[str, ...]:
+        return tuple(self.meta["leads"])
+
+    @property
+    def feature_lead(self) -> int:
+        """Index of the lead whose P/QRS/T features are measured: the one that placed the R peaks."""
+        return self.leads.index(self.meta["r_lead"])
+
     def part(self, split: str) -> np.ndarray:
-        """Windows of one split ('train', 'val' or 'test'), float32 [k, 1, window]."""
+        """Windows of one split ('train', 'val' or 'test'), float32 [k, leads, window]."""
         if split not in SPLITS:
             raise ValueError(f"split {split!r} is not one of {SPLITS}")
         return self.windows[self.split == split]
@@ -91,12 +110,6 @@ class WindowDataset:
             raise ValueError(f"split {split!r} is not one of {SPLITS}")
         return self.record[self.split == split]
 
-    def leads_of(self, split: str) -> np.ndarray:
-        """Lead name of each window of `part(split)`, in the same order."""
-        if split not in SPLITS:
-            raise ValueError(f"split {split!r} is not one of {SPLITS}")
-        return self.lead[self.split == split]
-
     def fiducials_of(self, split: str) -> np.ndarray:
         """LUDB's annotated fiducial points of each window of `part(split)` (see the class docstring)."""
         if split not in SPLITS:
@@ -105,12 +118,12 @@ class WindowDataset:
 
     def evaluation_inputs(self, split: str) -> dict:
         """Keyword arguments for `ecgmodels.metrics.report` on `split`: train and held-out beats,
-        their records, the training leads (for per-lead average beats), where the R peak sits, the
-        scale to mV and the held-out beats' annotated fiducials (for the P/QRS/T features)."""
+        their records, where the R peak sits, the lead the P/QRS/T features are measured on, the scale to
+        mV and the held-out beats' annotated fiducials (for the P/QRS/T features)."""
         return {"train": self.part("train"), "real": self.part(split), "records": self.records_of(split),
-                "r_index": self.config.r_index, "fs": float(self.meta["fs"]),
-                "train_records": self.records_of("train"), "train_leads": self.leads_of("train"),
-                "scale_mv": self.scale_mv, "real_points": self.fiducials_of(split)}
+                "r_index": self.config.r_index, "fs": float(self.meta["fs"]), "feature_lead": self.feature_lead,
+                "train_records": self.records_of("train"), "scale_mv": self.scale_mv,
+                "real_points": self.fiducials_of(split)}
 
     def to_mv(self, x: np.ndarray) -> np.ndarray:
         """Scaled windows (any shape) back to millivolts."""
@@ -140,10 +153,7 @@ def cache_key(root: Path, cfg: DatasetConfig) -> str:
     wanted = raw_files(root, cfg)
     hashes = ludb.verify_checksums(root, only=wanted)
     files = {rel: hashes.get(rel, "missing") for rel in sorted(wanted)}
-    config = cfg.to_dict()
-    if config["amplitude"] == LEGACY_AMPLITUDE:  # entries (and exports) made before the field keep their key
-        del config["amplitude"]
-    blob = json.dumps({"format": FORMAT_VERSION, "config": config, "files": files}, sort_keys=True)
+    blob = json.dumps({"format": FORMAT_VERSION, "config": cfg.to_dict(), "files": files}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
@@ -208,7 +218,8 @@ def build(root: Path, cfg: DatasetConfig, key: str, workers: int | None = None, 
     workers = workers or os.cpu_count() or 1
     cuts = _cut_all(root, names, cfg, min(workers, len(names)), progress)
 
-    rhythm_of = {int(r): str(v) for r, v in table["rhythm"].items()}
+    labels_of = ludb.labels(table)
+    rhythm_of = {r: lab["rhythm"] for r, lab in labels_of.items()}
     used = [ludb.record_id(c.name) for c in cuts if len(c.windows)]
     if not used:
         reasons = "; ".join(f"{c.name}: {s}" for c in cuts[:5] for s in c.skipped)
@@ -230,11 +241,15 @@ def build(root: Path, cfg: DatasetConfig, key: str, workers: int | None = None, 
             )
     scale = float(np.abs(mv[split == "train"]).max())  # fitted on train only: no peek at val/test
     scaled = mv / scale
-    beyond = int((np.abs(scaled) > 1).any(axis=1).sum())
-    scaled = np.clip(scaled, -1.0, 1.0).astype(np.float32)[:, None, :]
+    beyond = int((np.abs(scaled) > 1).any(axis=(1, 2)).sum())
+    scaled = np.clip(scaled, -1.0, 1.0).astype(np.float32)
 
-    rhythm = np.array([rhythm_of.get(int(r), "Unknown") for r in rec_ids])
+    unknown = ludb.labels_unknown()
+    per_window = {k: [labels_of.get(int(r), unknown)[k] for r in rec_ids] for k in ("rhythm", "axis", "lvh", "sex", "age")}
+    rr = np.concatenate([np.reshape(c.rr, (-1, 2)) for c in rows]).astype(np.float32)
+    rhythm = np.array(per_window["rhythm"])
     rejected = sum((c.rejected for c in cuts), Counter())
+    by_lead = {lead: sum((c.rejected_by_lead.get(lead, Counter()) for c in cuts), Counter()) for lead in cfg.leads}
     meta = {
         "format": FORMAT_VERSION,
         "key": key,
@@ -242,6 +257,8 @@ def build(root: Path, cfg: DatasetConfig, key: str, workers: int | None = None, 
         "source": str(root),
         "fs": cfg.fs,
         "scale_mv": scale,
+        "leads": list(cfg.leads),
+        "r_lead": r_lead(cfg.leads),
         "records": len(names),
         "records_used": len(used),
         "windows": int(len(scaled)),
@@ -249,6 +266,9 @@ def build(root: Path, cfg: DatasetConfig, key: str, workers: int | None = None, 
         "records_per_split": {s: sum(1 for r in used if split_of[r] == s) for s in SPLITS},
         "per_rhythm": {s: dict(Counter(rhythm[split == s].tolist()).most_common()) for s in SPLITS},
         "rejected": {r: int(rejected.get(r, 0)) for r in REJECT_REASONS},
+        "rejected_by_lead": {lead: {r: int(n) for r, n in c.items()} for lead, c in by_lead.items() if c},
+        "labels": {k: sorted({str(v) for v in per_window[k]}) for k in ("rhythm", "axis", "sex")} | {
+            "lvh": [0, 1], "age": "years (NaN unknown; 90 = over 89)", "rr_before_ms": "ms", "rr_after_ms": "ms"},
         "clipped_to_unit": beyond,  # val/test windows beyond the train scale, clipped to [-1, 1]
         "skipped": [f"{c.name} {s}" for c in cuts for s in c.skipped],
         "detector_used": [f"{c.name} {lead}" for c in cuts for lead in c.detector_used],
@@ -260,10 +280,15 @@ def build(root: Path, cfg: DatasetConfig, key: str, workers: int | None = None, 
         windows=scaled,
         record=rec_ids,
         peak=np.concatenate([c.peaks for c in rows]).astype(np.int32),
-        lead=np.concatenate([c.leads for c in rows]).astype(str),
         split=split,
-        rhythm=rhythm,
         fiducials=np.concatenate([np.reshape(c.fiducials, (-1, len(ludb.FIDUCIALS))) for c in rows]).astype(np.int16),
+        rhythm=rhythm,
+        axis=np.array(per_window["axis"]),
+        lvh=np.array(per_window["lvh"], dtype=np.int8),
+        sex=np.array(per_window["sex"]),
+        age=np.array(per_window["age"], dtype=np.float32),
+        rr_before_ms=rr[:, 0],
+        rr_after_ms=rr[:, 1],
     )
     return WindowDataset(meta=meta, **arrays)
 

@@ -12,7 +12,7 @@ from .ludb import AMPLITUDES, LEADS
 
 @dataclass(frozen=True)
 class DatasetConfig:
-    """How raw LUDB records become scaled single-lead beat windows.
+    """How raw LUDB records become scaled beat windows.
 
     Defaults follow the seed (0.8 s beats at 500 Hz, R peak near index 150) with its hand cleaning
     replaced by the automatic rejection rules below.
@@ -20,7 +20,7 @@ class DatasetConfig:
 
     # Each field's `help` is its --help text in every CLI (datasets.options.add_dataset_args).
     leads: tuple[str, ...] = field(default=("ii",), metadata={"help": "lead name, comma-separated list, or 'all'; "
-                                   "each lead gives its own single-lead samples"})
+                                   "every window holds all of them, cut at one R position"})
     window: int = field(default=400, metadata={"help": "samples per window (0.8 s at 500 Hz)"})
     r_index: int = field(default=150, metadata={"help": "sample index of the R peak inside a window"})
     amplitude: str = field(default="mv", metadata={"help": "how samples become millivolts: 'mv', LUDB's raw counts "

@@ -363,3 +363,27 @@ def read_metadata(root: Path) -> pd.DataFrame:
         key = col.strip().lower().replace(" ", "_").replace("-", "_")
         out[key] = [values(c) for c in raw[col]]
     return out
+
+
+def labels(table: pd.DataFrame) -> dict[int, dict]:
+    """Per-record labels from `read_metadata`'s table, {record id: {'rhythm', 'axis', 'lvh', 'sex',
+    'age'}}: the first listed rhythm; the electric axis without ludb.csv's 'Electric axis of the
+    heart: ' prefix ('none' where it lists none, as for paced hearts); left ventricular hypertrophy
+    1/0; 'F'/'M'; age in years (NaN unknown)."""
+    prefix = "electric axis of the heart: "
+    out = {}
+    for rid, row in table.iterrows():
+        axis = row.get("electric_axis_of_the_heart") or ()
+        out[int(rid)] = {
+            "rhythm": str(row["rhythm"]),
+            "axis": axis[0].lower().removeprefix(prefix) if axis else "none",
+            "lvh": int("Left ventricular hypertrophy" in (row.get("hypertrophies") or ())),
+            "sex": str(row["sex"]) or "unknown",
+            "age": float(row["age"]),
+        }
+    return out
+
+
+def labels_unknown() -> dict:
+    """The labels of a record that ludb.csv does not list."""
+    return {"rhythm": "Unknown", "axis": "none", "lvh": 0, "sex": "unknown", "age": float("nan")}

@@ -1,7 +1,14 @@
-"""Cut one record into single-lead beat windows, R peak at a fixed index, and reject bad beats.
+"""Cut one record into beat windows [leads, window], every chosen lead cut at one R position, and
+reject bad beats as a whole.
+
+The R positions come from one lead (`r_lead`: lead II when chosen, else the first chosen lead): its
+QRS annotations, or wfdb's XQRS detector when it has none. LUDB's cardiologists annotated each lead
+on its own, a sample or two apart, so cutting each lead at its own marks would misalign a beat's
+leads; one position keeps them aligned (and III = II - I holds in every window).
 
 Rejection rules (replacing the seed's hand cleaning; thresholds are `DatasetConfig` fields), checked
-in this order, each beat counted under the first rule it fails:
+on every lead in this order; a beat is rejected when any lead fails one, and counted under the first
+rule and lead that failed (per reason, and per lead and reason):
 
 - ``edge``: the window would cross the start or end of the record.
 - ``clipped``: ``max_flat_run`` identical consecutive raw samples at the lead's record-wide min or
@@ -12,8 +19,8 @@ in this order, each beat counted under the first rule it fails:
 - ``low_corr``: Pearson correlation below ``min_corr`` with the median of the record's remaining
   beats on that lead (noise, or an ectopic beat unlike the record's usual one). Needs three beats.
 
-Whole (record, lead) pairs are skipped, with a reason, when the lead is absent, the sampling rate
-differs, a sample is NaN, the record is shorter than one window, or no beat is found.
+A whole record is skipped, with a reason, when a chosen lead is absent or has a NaN sample, the
+sampling rate differs, the record is shorter than one window, or no beat is found.
 """
 from __future__ import annotations
 
@@ -30,19 +37,29 @@ from .ludb import FIDUCIALS, LudbError, fiducials_at, qrs_peaks, read_record, re
 REJECT_REASONS = ("edge", "clipped", "flat", "amplitude", "low_corr")
 
 
+def r_lead(leads: tuple[str, ...]) -> str:
+    """The lead whose QRS marks place every window's R peak: lead II when chosen, else the first."""
+    return "ii" if "ii" in leads else leads[0]
+
+
 @dataclass
 class RecordWindows:
-    """Windows cut from one record: `windows` float32 [k, window] in mV (filtered)."""
+    """Windows cut from one record: `windows` float32 [k, leads, window] in mV (filtered)."""
 
     name: str
     windows: np.ndarray
-    leads: list[str] = field(default_factory=list)  # lead of each window
     peaks: list[int] = field(default_factory=list)  # R-peak sample index in the record, per window
-    # Annotated FIDUCIALS per window, window-relative samples, -1 absent (all -1 for detected peaks)
+    rr: list[tuple[float, float]] = field(default_factory=list)  # RR before and after each window's beat, ms
+    # Annotated FIDUCIALS of r_lead per window, window-relative samples, -1 absent (all -1 for detected peaks)
     fiducials: list[np.ndarray] = field(default_factory=list)
     rejected: Counter = field(default_factory=Counter)  # reason -> beats rejected
-    skipped: list[str] = field(default_factory=list)  # "lead: reason" for (record, lead) pairs skipped
-    detector_used: list[str] = field(default_factory=list)  # leads whose peaks came from the detector
+    rejected_by_lead: dict = field(default_factory=dict)  # lead -> Counter(reason -> beats)
+    skipped: list[str] = field(default_factory=list)  # "*: reason" when the record gave nothing
+    detector_used: list[str] = field(default_factory=list)  # [r_lead] when its peaks came from the detector
+
+    def reject(self, lead: str, reason: str, n: int = 1) -> None:
+        self.rejected[reason] += n
+        self.rejected_by_lead.setdefault(lead, Counter())[reason] += n
 
 
 def highpass(x: np.ndarray, fs: float, cutoff_hz: float) -> np.ndarray:
@@ -98,7 +115,7 @@ def cut_record(root: Path, name: str, cfg: DatasetConfig) -> RecordWindows:
     Unreadable records come back with everything skipped and the reason (naming the file), so one
     bad record never stops a build of 200.
     """
-    out = RecordWindows(name=name, windows=np.zeros((0, cfg.window), np.float32))
+    out = RecordWindows(name=name, windows=np.zeros((0, len(cfg.leads), cfg.window), np.float32))
     try:
         rec = read_record(root, name, cfg.amplitude)
     except LudbError as exc:
@@ -110,55 +127,61 @@ def cut_record(root: Path, name: str, cfg: DatasetConfig) -> RecordWindows:
     if rec.signal.shape[0] < cfg.window:
         out.skipped.append(f"*: {rec.signal.shape[0]} samples, shorter than one {cfg.window}-sample window")
         return out
+    missing = [lead for lead in cfg.leads if lead not in rec.leads]
+    if missing:
+        out.skipped.append(f"*: lead(s) {', '.join(missing)} not in {root / name}.hea (has {', '.join(rec.leads)})")
+        return out
+    raw = rec.signal[:, [rec.leads.index(lead) for lead in cfg.leads]]  # [samples, leads]
+    bad = [lead for lead, ok in zip(cfg.leads, np.isfinite(raw).all(axis=0)) if not ok]
+    if bad:
+        out.skipped.append(f"*: NaN samples in lead(s) {', '.join(bad)} of {root / name}.dat")
+        return out
+    filt = np.stack([highpass(x, rec.fs, cfg.highpass_hz) for x in raw.T], axis=1) if cfg.highpass_hz else raw
+    ref = r_lead(cfg.leads)
+    try:
+        waves = read_waves(root, name, ref, len(raw))
+    except LudbError as exc:
+        out.skipped.append(f"*: {exc}")
+        return out
+    peaks = qrs_peaks(waves)
+    if peaks is None:
+        peaks = detect_r_peaks(filt[:, cfg.leads.index(ref)], rec.fs)
+        out.detector_used.append(ref)
+    if peaks.size == 0:
+        out.skipped.append(f"*: no QRS annotated or detected on lead {ref}")
+        return out
+    ms = 1000.0 / rec.fs  # RR intervals to the neighbouring beats (NaN at the record's ends)
+    rr_before = np.concatenate([[np.nan], np.diff(peaks) * ms])
+    rr_after = np.concatenate([np.diff(peaks) * ms, [np.nan]])
 
-    kept: list[np.ndarray] = []
-    for lead in cfg.leads:
-        if lead not in rec.leads:
-            out.skipped.append(f"{lead}: lead not in {root / name}.hea (has {', '.join(rec.leads)})")
-            continue
-        raw = rec.signal[:, rec.leads.index(lead)]
-        if not np.isfinite(raw).all():
-            out.skipped.append(f"{lead}: NaN samples in {root / name}.dat")
-            continue
-        filt = highpass(raw, rec.fs, cfg.highpass_hz) if cfg.highpass_hz else raw
-        try:
-            waves = read_waves(root, name, lead, len(raw))
-        except LudbError as exc:
-            out.skipped.append(f"{lead}: {exc}")
-            continue
-        peaks = qrs_peaks(waves)
-        if peaks is None:
-            peaks = detect_r_peaks(filt, rec.fs)
-            out.detector_used.append(lead)
-        if peaks.size == 0:
-            out.skipped.append(f"{lead}: no QRS annotated or detected")
-            continue
-
-        starts = peaks - cfg.r_index
-        inside = (starts >= 0) & (starts + cfg.window <= len(raw))
-        out.rejected["edge"] += int((~inside).sum())
-        rails = (float(raw.min()), float(raw.max()))
-        cand, cand_peaks = [], []
-        for start, peak in zip(starts[inside], peaks[inside]):
-            sl = slice(start, start + cfg.window)
-            reason = reject_reason(raw[sl], filt[sl], rails, cfg)
+    starts = peaks - cfg.r_index
+    inside = (starts >= 0) & (starts + cfg.window <= len(raw))
+    if (~inside).any():
+        out.reject(ref, "edge", int((~inside).sum()))
+    rails = [(float(x.min()), float(x.max())) for x in raw.T]
+    cand: list[int] = []  # indices into peaks of beats every lead accepts
+    for k in np.flatnonzero(inside):
+        sl = slice(starts[k], starts[k] + cfg.window)
+        for j, lead in enumerate(cfg.leads):
+            reason = reject_reason(raw[sl, j], filt[sl, j], rails[j], cfg)
             if reason:
-                out.rejected[reason] += 1
-            else:
-                cand.append(filt[sl])
-                cand_peaks.append(int(peak))
-        if len(cand) >= 3:
-            corr = correlation_with_median(np.stack(cand))
-            good = corr >= cfg.min_corr
-            out.rejected["low_corr"] += int((~good).sum())
-            cand = [w for w, g in zip(cand, good) if g]
-            cand_peaks = [p for p, g in zip(cand_peaks, good) if g]
-        kept += cand
-        out.peaks += cand_peaks
-        for peak in cand_peaks:  # the cardiologists' P/QRS/T marks, moved into window coordinates
-            fid = fiducials_at(waves, peak) - (peak - cfg.r_index) if waves is not None else np.full(len(FIDUCIALS), -1)
-            out.fiducials.append(np.where((fid >= 0) & (fid < cfg.window), fid, -1))
-        out.leads += [lead] * len(cand)
-    if kept:
-        out.windows = np.stack(kept).astype(np.float32)
+                out.reject(lead, reason)
+                break
+        else:
+            cand.append(int(k))
+    beats = np.stack([filt[starts[k]:starts[k] + cfg.window].T for k in cand]) if cand else out.windows
+    if len(cand) >= 3:
+        corr = np.stack([correlation_with_median(beats[:, j]) for j in range(len(cfg.leads))], axis=1)
+        good = (corr >= cfg.min_corr).all(axis=1)
+        for row in np.flatnonzero(~good):
+            out.reject(cfg.leads[int(np.argmax(corr[row] < cfg.min_corr))], "low_corr")
+        beats, cand = beats[good], [k for k, g in zip(cand, good) if g]
+    for k in cand:  # the cardiologists' P/QRS/T marks on r_lead, moved into window coordinates
+        peak = int(peaks[k])
+        out.peaks.append(peak)
+        out.rr.append((float(rr_before[k]), float(rr_after[k])))
+        fid = fiducials_at(waves, peak) - (peak - cfg.r_index) if waves is not None else np.full(len(FIDUCIALS), -1)
+        out.fiducials.append(np.where((fid >= 0) & (fid < cfg.window), fid, -1))
+    if cand:
+        out.windows = beats.astype(np.float32)
     return out

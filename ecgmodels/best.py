@@ -42,29 +42,29 @@ class Validation:
     real_features: dict | None = None
     real_r_rate: float | None = None
     real_roughness: float | None = None  # the validation beats' (metrics.roughness), set by `build`
+    feature_lead: int = 0  # the lead the P/QRS/T features are measured on (WindowDataset.feature_lead)
 
     @classmethod
     def of(cls, ds, n: int) -> "Validation":
         """The validation set-up of a WindowDataset (datasets.WindowDataset), `n` generated beats per
         epoch; delineates (up to 2 x fiducial.FEATURE_BEATS of) the validation beats once, for
         `plausibility` (the delineator costs ~7 ms a beat)."""
-        v = cls.build(ds.part("train"), ds.part("val"), ds.records_of("val"), n,
-                      train_records=ds.records_of("train"), train_leads=ds.leads_of("train"))
-        v.r_index, v.fs, v.scale_mv = ds.config.r_index, float(ds.meta["fs"]), ds.scale_mv
-        mv = ds.to_mv(v.beats[fiducial.subset(len(v.beats), 2 * fiducial.FEATURE_BEATS)])
+        v = cls.build(ds.part("train"), ds.part("val"), ds.records_of("val"), n, train_records=ds.records_of("train"))
+        v.r_index, v.fs, v.scale_mv, v.feature_lead = ds.config.r_index, float(ds.meta["fs"]), ds.scale_mv, ds.feature_lead
+        mv = ds.to_mv(v.beats[fiducial.subset(len(v.beats), 2 * fiducial.FEATURE_BEATS), v.feature_lead])
         v.real_features = fiducial.features(mv, fiducial.delineate(mv, v.r_index, v.fs), v.r_index, v.fs)
-        v.real_r_rate = r_peak_rate(v.beats, v.r_index, v.fs)
+        v.real_r_rate = r_peak_rate(v.beats[:, v.feature_lead], v.r_index, v.fs)
         return v
 
     @classmethod
     def build(cls, train: np.ndarray, val: np.ndarray, val_records: np.ndarray, n: int, kernel: Kernel | None = None,
-              train_records: np.ndarray | None = None, train_leads: np.ndarray | None = None) -> "Validation":
+              train_records: np.ndarray | None = None) -> "Validation":
         """Fit the kernel on `train` (unless given) and score both baselines against `val`
-        (`train_records`, `train_leads`: see metrics.baselines)."""
+        (`train_records`: see metrics.baselines)."""
         if error := too_few_beats("eval_n", n):
             raise ValueError(error)
         kernel = kernel or fit_kernel(train)
-        base = baselines(train, val, val_records, kernel, n, seed=0, train_records=train_records, train_leads=train_leads)
+        base = baselines(train, val, val_records, kernel, n, seed=0, train_records=train_records)
         if not base["average"]["mmd"] > base["floor"]["mmd"]:
             raise ValueError(f"on the validation split the average beat scores MMD^2 {base['average']['mmd']:.3g}, no "
                              f"worse than real beats ({base['floor']['mmd']:.3g}): too few validation beats "
@@ -99,10 +99,11 @@ class Validation:
         trial, not per epoch: about 2 s for 256 beats, 30x an epoch's scoring."""
         if self.real_features is None:
             return {}
-        mv = np.asarray(gen, dtype=np.float64) * self.scale_mv
+        lead = np.asarray(gen)[:, self.feature_lead]
+        mv = lead.astype(np.float64) * self.scale_mv
         f = fiducial.features(mv, fiducial.delineate(mv, self.r_index, self.fs), self.r_index, self.fs)
         pl = fiducial.plausibility({"generated": fiducial.summary(f), "real": fiducial.summary(self.real_features)},
-                                   r_peak_rate(gen, self.r_index, self.fs), self.real_r_rate)
+                                   r_peak_rate(lead, self.r_index, self.fs), self.real_r_rate)
         return {"plausible": float(pl["plausible"])} | {c["key"]: c["value"] for c in pl["checks"]}
 
 

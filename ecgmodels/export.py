@@ -80,11 +80,12 @@ def export(out_dir: str | os.PathLike, G: Generator, D: Discriminator | None, cf
         dcfg = dataset["config"]  # required, like every field read below: no silent defaults
         model = {
             "format": EXPORT_FORMAT,
-            "what": "ecg-search LSTM-GAN generator of single-lead ECG beats",
+            "what": "ecg-search LSTM-GAN generator of ECG beats",
             "latent": {"shape": [cfg.latent_len, cfg.latent_channels], "distribution": "standard normal N(0, 1)",
                        "input": "float32 [batch, latent_len, latent_channels]"},
             "output": "float32 [batch, leads, samples] in [-1, 1]; multiply by scale_mv for millivolts",
             "leads": list(dcfg["leads"]),
+            "condition": None,  # the labels a conditional generator takes; none so far (unconditional)
             "fs": dataset["fs"],
             "window": cfg.window,
             "r_index": dcfg["r_index"],
@@ -178,7 +179,9 @@ def load_export_networks(folder: str | os.PathLike) -> tuple[GanConfig, Generato
 
 @dataclass
 class LoadedGenerator:
-    """An exported generator: `sample(n, seed)` -> numpy float64 [n, leads, samples] in mV."""
+    """An exported generator: `sample(n, seed)` -> numpy float64 [n, leads, samples] in mV. `condition`
+    (labels per beat) is for conditional generators; model.json's `condition` says which it takes
+    (None: unconditional, as every generator so far)."""
 
     module: torch.nn.Module
     info: dict
@@ -187,15 +190,17 @@ class LoadedGenerator:
     def scale_mv(self) -> float:
         return float(self.info["scale_mv"])
 
-    def sample_scaled(self, n: int, seed: int = 0, batch: int = 1024) -> np.ndarray:
+    def sample_scaled(self, n: int, seed: int = 0, batch: int = 1024, condition: np.ndarray | None = None) -> np.ndarray:
         """Beats in the model's own units, [-1, 1]."""
+        if condition is not None and self.info.get("condition") is None:
+            raise ValueError("this generator is unconditional: it takes no condition (model.json's 'condition' is null)")
         g = torch.Generator().manual_seed(seed)
         z = torch.randn(n, *self.info["latent"]["shape"], generator=g)
         with torch.no_grad():
             return torch.cat([self.module(z[i:i + batch]) for i in range(0, n, batch)]).numpy()
 
-    def sample(self, n: int, seed: int = 0) -> np.ndarray:
-        return self.sample_scaled(n, seed).astype(np.float64) * self.scale_mv
+    def sample(self, n: int, seed: int = 0, condition: np.ndarray | None = None) -> np.ndarray:
+        return self.sample_scaled(n, seed, condition=condition).astype(np.float64) * self.scale_mv
 
 
 def load_generator(folder: str | os.PathLike) -> LoadedGenerator:

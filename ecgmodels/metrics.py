@@ -402,23 +402,11 @@ def interval(estimate: float, draws: np.ndarray, metric: str) -> list[float]:
     return [min(max(lo, floor), ceiling), min(max(hi, floor), ceiling)]
 
 
-def average_beat(train: np.ndarray, n: int, seed: int, noise: float = AVERAGE_BEAT_NOISE,
-                 leads: np.ndarray | None = None) -> np.ndarray:
-    """The average-beat baseline: the mean training beat plus N(0, noise^2) per sample, n times.
-
-    With `leads` (the lead of each training window, when a dataset pools several leads as
-    single-lead beats), each beat is its lead's mean beat, leads drawn in their training proportions:
-    the mean over leads of opposite polarity (II and aVR) would be a flat line, too easy to beat."""
+def average_beat(train: np.ndarray, n: int, seed: int, noise: float = AVERAGE_BEAT_NOISE) -> np.ndarray:
+    """The average-beat baseline: the mean training beat (every lead) plus N(0, noise^2) per sample, n times."""
     t = np.asarray(train, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    eps = rng.normal(0.0, noise, size=(n, *t.shape[1:]))
-    if leads is None or len(np.unique(leads)) < 2:
-        return t.mean(axis=0)[None] + eps
-    leads = np.asarray(leads)
-    names = np.unique(leads)
-    means = np.stack([t[leads == name].mean(axis=0) for name in names])
-    which = rng.choice(len(names), size=n, p=[float((leads == name).mean()) for name in names])
-    return means[which] + eps
+    eps = np.random.default_rng(seed).normal(0.0, noise, size=(n, *t.shape[1:]))
+    return t.mean(axis=0)[None] + eps
 
 
 def stand_in(train: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -432,15 +420,15 @@ def stand_in_index(n_train: int, n: int, seed: int) -> np.ndarray:
 
 
 def baselines(train: np.ndarray, real: np.ndarray, records: np.ndarray, kernel: Kernel, n: int, *, seed: int = 0,
-              train_records: np.ndarray | None = None, train_leads: np.ndarray | None = None, **kw) -> dict[str, dict]:
+              train_records: np.ndarray | None = None, **kw) -> dict[str, dict]:
     """{'floor': evaluate(training beats), 'average': evaluate(average beat + noise)} against `real`.
 
-    `train_records` groups the floor's training beats by record (see `_Pairwise`); `train_leads`
-    gives a multi-lead dataset one average beat per lead. Other keyword arguments go to `evaluate`."""
+    `train_records` groups the floor's training beats by record (see `_Pairwise`). Other keyword
+    arguments go to `evaluate`."""
     pick = stand_in_index(len(train), n, seed)
     groups = None if train_records is None else np.asarray(train_records)[pick]
     return {"floor": evaluate(np.asarray(train)[pick], real, records, kernel, seed=seed, gen_groups=groups, **kw),
-            "average": evaluate(average_beat(train, n, seed, leads=train_leads), real, records, kernel, seed=seed, **kw)}
+            "average": evaluate(average_beat(train, n, seed), real, records, kernel, seed=seed, **kw)}
 
 
 def draw(generator: Callable[[int, int], np.ndarray] | np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -458,15 +446,15 @@ TEST_SEED_OFFSET = 1_000_000_000  # test-split noise seed = the run's seed + thi
 
 def report(generator: Callable[[int, int], np.ndarray] | np.ndarray, train: np.ndarray, real: np.ndarray,
            records: np.ndarray, kernel: Kernel, n: int, seed: int, *, bootstrap: int = BOOTSTRAP,
-           train_records: np.ndarray | None = None, train_leads: np.ndarray | None = None,
-           r_index: int | None = None, fs: float = 500.0, scale_mv: float | None = None,
-           real_points: np.ndarray | None = None) -> dict:
+           train_records: np.ndarray | None = None, r_index: int | None = None, fs: float = 500.0,
+           feature_lead: int = 0, scale_mv: float | None = None, real_points: np.ndarray | None = None) -> dict:
     """The full evaluation of a generator on a held-out split (the test split, for a chosen generator).
 
     Draws `n` beats with noise seed `seed` + TEST_SEED_OFFSET (validation, which chose the generator,
     used `seed` itself), scores them and both baselines with record-bootstrap intervals, and adds the
     seed's legacy metrics, the copy ratio, the V-statistic MMD^2 as a multiple of real beats'
-    (`mmd2_v`), the shape checks (with `r_index`) and a verdict. With `r_index` and `scale_mv` (mV per
+    (`mmd2_v`), the shape checks (with `r_index`; on lead `feature_lead`, whose marks placed the R
+    peaks, as the P/QRS/T features) and a verdict. With `r_index` and `scale_mv` (mV per
     scaled unit) also the P/QRS/T features of every set against the held-out beats' (`real_points`:
     their annotated fiducials, when known) and whether the generated beats are plausible ECG at all.
     Returns {'generated', 'floor', 'average': evaluate(...) results, 'copy_ratio', 'mmd_v_ratio',
@@ -477,20 +465,21 @@ def report(generator: Callable[[int, int], np.ndarray] | np.ndarray, train: np.n
     gen = draw(generator, n, noise_seed)
     ev = evaluate(gen, real, records, kernel, bootstrap=bootstrap, seed=seed, seed_metrics=True)
     base = baselines(train, real, records, kernel, n, seed=seed, bootstrap=bootstrap, seed_metrics=True,
-                     train_records=train_records, train_leads=train_leads)
-    extra = {} if r_index is None else {"shape": shape(gen, real, r_index, fs)}
+                     train_records=train_records)
+    one = lambda x: np.asarray(x)[:, feature_lead:feature_lead + 1] if np.ndim(x) == 3 else x  # noqa: E731
+    extra = {} if r_index is None else {"shape": shape(one(gen), one(real), r_index, fs)}
     if r_index is not None and scale_mv is not None:
         from . import fiducial  # the delineator (neurokit2) loads only when features are asked for
 
-        mv = [np.asarray(x, dtype=np.float64) * scale_mv for x in
-              (gen, stand_in(train, n, seed), average_beat(train, n, seed, leads=train_leads), real)]
+        mv = [np.asarray(one(x), dtype=np.float64) * scale_mv for x in
+              (gen, stand_in(train, n, seed), average_beat(train, n, seed), real)]
         extra["features"] = fiducial.compare(*mv, r_index, fs, real_points)
         extra["plausibility"] = fiducial.plausibility(extra["features"], extra["shape"]["r_peak_rate"],
                                                       extra["shape"]["r_peak_rate_real"])
     # generated vs real beats' V-statistic MMD^2, each against the held-out split, at the same n
     v_ratio = mmd2_v(gen, real, kernel) / mmd2_v(stand_in(train, n, seed), real, kernel)
     return {"generated": ev, **base, "copy_ratio": copy_ratio(gen, train, real), "mmd_v_ratio": v_ratio,
-            "kernel": kernel.to_dict(), "noise_seed": noise_seed,
+            "kernel": kernel.to_dict(), "noise_seed": noise_seed, "feature_lead": feature_lead,
             "verdict": verdict(ev, base, extra.get("plausibility")), **extra}
 
 

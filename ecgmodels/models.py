@@ -58,7 +58,11 @@ class Generator(nn.Module):
         if cfg.g_pca:  # rows: principal directions times their sd (set by train(), like mean_beat)
             self.register_buffer("pcs", torch.zeros(cfg.g_pca, cfg.leads * cfg.window))
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """Latent noise `z` -> beats. `condition` (labels, [batch, ...]) is where a conditional generator
+        takes what to draw; every generator so far is unconditional and refuses one."""
+        if condition is not None:
+            raise ValueError("this generator is unconditional: it takes no condition (labels)")
         mix = self.pc_head(z.flatten(1)) @ self.pcs if self.pc_head is not None else None
         if self.position:
             pos = torch.linspace(-1.0, 1.0, z.shape[1], device=z.device, dtype=z.dtype)
@@ -134,10 +138,13 @@ def principal_directions(beats: torch.Tensor, k: int) -> torch.Tensor:
     return (vt[:k] * (s[:k] / (len(x) - 1) ** 0.5)[:, None]).to(beats.dtype)
 
 
-def sampler(generator: Generator, batch: int = 1024) -> Callable[[int, int], np.ndarray]:
-    """`fn(n, seed) -> numpy [n, leads, window]` drawing from `generator` with seeded N(0, 1) noise."""
+def sampler(generator: Generator, batch: int = 1024) -> Callable[..., np.ndarray]:
+    """`fn(n, seed, condition=None) -> numpy [n, leads, window]` drawing from `generator` with seeded
+    N(0, 1) noise (`condition`: labels per beat, for a conditional generator)."""
 
-    def sample(n: int, seed: int) -> np.ndarray:
+    def sample(n: int, seed: int, condition: np.ndarray | None = None) -> np.ndarray:
+        if condition is not None:
+            generator(torch.zeros(1, *generator.latent_shape), torch.as_tensor(condition[:1]))  # refuses it, or takes it
         dev = next(generator.parameters()).device
         g = torch.Generator(device="cpu").manual_seed(seed)
         z = torch.randn(n, *generator.latent_shape, generator=g)

@@ -48,8 +48,9 @@ def figure(gen_mv: np.ndarray, real_mv: np.ndarray, rep: dict, r_index: int, fs:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    gen = np.asarray(gen_mv, dtype=np.float64).reshape(len(gen_mv), -1)[:F.FEATURE_BEATS]
-    real = np.asarray(real_mv, dtype=np.float64).reshape(len(real_mv), -1)
+    lead = rep.get("feature_lead", 0)  # the lead the features were measured on (reports before it: one lead)
+    one = lambda x: np.asarray(x, dtype=np.float64).reshape(len(x), -1, np.shape(x)[-1])[:, lead]  # noqa: E731
+    gen, real = one(gen_mv)[:F.FEATURE_BEATS], one(real_mv)
     real = real[F.subset(len(real), 2 * F.FEATURE_BEATS)]  # the beats `compare` measured
     pts = {label: F.delineate(x, r_index, fs) for label, x in (("generated", gen), ("real", real))}
     feats = {label: F.features(x, pts[label], r_index, fs) for label, x in (("generated", gen), ("real", real))}

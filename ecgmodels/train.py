@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         return datasets.EXIT_DATA
     train_w = ds.part("train")
     try:
-        cfg = variant(args.variant, **overrides, leads=1, window=train_w.shape[-1])
+        cfg = variant(args.variant, **overrides, leads=train_w.shape[1], window=train_w.shape[-1])
     except (TypeError, ValueError) as exc:
         p.error(str(exc))
     print(f"training '{args.variant}' on {len(train_w)} windows ({device}); {cfg.epochs} epochs")

@@ -138,7 +138,7 @@ def channels(width: int, depth: int, factor: float, floor: int = 8) -> tuple[int
     return tuple(max(floor, int(width * factor**i)) for i in range(depth))
 
 
-def to_gan_config(params: dict, *, epochs: int, seed: int, window: int = 400) -> GanConfig:
+def to_gan_config(params: dict, *, epochs: int, seed: int, leads: int = 1, window: int = 400) -> GanConfig:
     """A trial's params (from `define_space`) -> GanConfig. Unknown keys raise TypeError."""
     p = {k: v for k, v in params.items() if k != "trial_number"}
     g_depth, g_width = p.pop("g_depth"), p.pop("g_width")
@@ -148,6 +148,7 @@ def to_gan_config(params: dict, *, epochs: int, seed: int, window: int = 400) ->
         "g_channels": list(channels(g_width, g_depth, 0.5)),
         "d_channels": list(channels(d_width, d_depth, 2.0)),
         "d_pool_every": 1,  # pool after every conv: with depth <= 4 the logit layer stays small
+        "leads": leads,
         "window": window,
         "epochs": epochs,
         "seed": seed,

@@ -77,7 +77,8 @@ def run_trial(config: dict, data: dict, settings: dict) -> None:
     seed = settings["seed"] * 10_000 + index  # explicit, recorded per trial
     torch.set_num_threads(max(1, int(settings["threads"])))
     device = "cuda" if settings["gpus"] > 0 and torch.cuda.is_available() else "cpu"
-    cfg = to_gan_config(params_of(config), epochs=settings["max_epochs"], seed=seed, window=data["train"].shape[-1])
+    cfg = to_gan_config(params_of(config), epochs=settings["max_epochs"], seed=seed, leads=data["train"].shape[1],
+                        window=data["train"].shape[-1])
     resume, best_state, lineage = None, None, []
     ckpt = tune.get_checkpoint()
     if ckpt is not None:
@@ -167,7 +168,7 @@ def run_seed_reference(test_inputs: dict, epochs: int, seed: int, threads: int, 
     torch.set_num_threads(max(1, threads))
     device = "cuda" if torch.cuda.is_available() else "cpu"
     train_w = test_inputs["train"]
-    cfg = variant("seed", epochs=epochs, seed=seed, window=train_w.shape[-1])
+    cfg = variant("seed", epochs=epochs, seed=seed, leads=train_w.shape[1], window=train_w.shape[-1])
     fitted = fit(cfg, train_w, validation, device)
     test = report(sampler(fitted.generator), **test_inputs, kernel=validation.kernel, n=test_n, seed=seed)
     return {"epochs": fitted.result.epochs, "best_epoch": fitted.epoch, "outcome": fitted.result.outcome.value,

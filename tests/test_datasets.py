@@ -130,15 +130,37 @@ def test_split_is_deterministic_and_stratified():
     assert rare == {"train": 16, "val": 2, "test": 2}
 
 
-def test_several_leads_each_give_single_lead_samples(synthetic_ludb, tmp_path):
+def test_several_leads_share_one_window_cut_at_one_r_position(synthetic_ludb, tmp_path):
     one, _ = build(synthetic_ludb, tmp_path)
-    two, _ = build(synthetic_ludb, tmp_path, leads=("ii", "avr"))
-    assert two.windows.shape[1] == 1 and set(two.lead.tolist()) == {"ii", "avr"}
-    assert (two.lead == "ii").sum() == len(one.windows)
+    two, _ = build(synthetic_ludb, tmp_path, leads=("avr", "ii"))
+    assert two.windows.shape[1:] == (2, 400) and two.leads == ("avr", "ii") and two.meta["r_lead"] == "ii"
+    assert two.feature_lead == 1 and np.array_equal(two.peak, one.peak)  # lead II's marks place every beat
+    # one scale for every lead: lead II's samples, in mV, are the single-lead dataset's
+    assert np.allclose(two.to_mv(two.windows[:, 1]), one.to_mv(one.windows[:, 0]), atol=1e-5)
     # aVR is written upside down (negative gain): its R wave is the window's minimum, at index 150.
-    avr = two.windows[two.lead == "avr", 0]
-    assert (np.abs(np.argmin(avr, axis=1) - 150) <= 1).all()
+    assert (np.abs(np.argmin(two.windows[:, 0], axis=1) - 150) <= 1).all()
     assert two.key != one.key
+
+
+def test_twelve_lead_windows_obey_einthoven_and_carry_labels(real_ludb, tmp_path):
+    """On the project's own 12-lead windows of LUDB: III = II - I and aVF = (II + III)/2 within the
+    counts' rounding (1 uV; aVF is stored rounded to a count), every lead at the same R position; the
+    labels of record 1 are those of its header and ludb.csv (51, F), and its RR intervals are the gaps
+    between lead II's QRS marks."""
+    ds, _ = load_or_build(real_ludb, DatasetConfig(leads=ludb.LEADS), cache_dir=tmp_path)
+    mv = ds.to_mv(ds.windows)
+    lead = {name: mv[:, i] for i, name in enumerate(ds.leads)}
+    assert np.abs(lead["iii"] - (lead["ii"] - lead["i"])).max() < 1e-5  # float32 rounding of ~2 mV
+    assert np.abs(lead["avf"] - (lead["ii"] + lead["iii"]) / 2).max() < 0.001  # half a count, 0.5 uV
+    m = ds.meta
+    assert m["r_lead"] == "ii" and sum(m["rejected"].values()) == sum(sum(c.values()) for c in m["rejected_by_lead"].values())
+    first = np.flatnonzero(ds.record == 1)
+    assert set(ds.sex[first]) == {"F"} and set(ds.age[first]) == {51.0} and set(ds.axis[first]) <= set(m["labels"]["axis"])
+    peaks = ludb.qrs_peaks(ludb.read_waves(real_ludb, "data/1", "ii"))
+    k = int(np.flatnonzero(peaks == ds.peak[first[0]])[0])
+    assert ds.rr_after_ms[first[0]] == pytest.approx((peaks[k + 1] - peaks[k]) * 2.0)  # 2 ms per sample
+    assert {"normal", "left axis deviation", "vertical", "horizontal", "right axis deviation"} <= set(m["labels"]["axis"])
+    assert set(np.unique(ds.lvh)) == {0, 1} and "Atrial fibrillation" in m["labels"]["rhythm"]
 
 
 def test_unannotated_lead_falls_back_to_detector(ludb_copy, tmp_path):
@@ -343,7 +365,7 @@ def test_real_ludb_in_true_millivolts(real_ludb):
 
 def test_real_ludb_windows_are_true_millivolts(real_ludb, tmp_path):
     """The cached windows times scale_mv are the raw counts / 1000 (filtered) at each window's R peak;
-    a config recorded before `amplitude` existed means LUDB's header units, under its old cache key."""
+    a config recorded before `amplitude` existed means LUDB's header units."""
     ds, _ = load_or_build(real_ludb, DatasetConfig(), cache_dir=tmp_path)
     assert ds.config.amplitude == "mv"
     first = np.flatnonzero(ds.record == 1)[0]
@@ -414,7 +436,7 @@ def test_a_garbage_annotation_file_is_not_read_as_annotations(ludb_copy, tmp_pat
     ("missing_hea", "4.hea is missing"),
     ("truncated_dat", "truncated"),
     ("corrupt_hea", "could not be read"),
-    ("no_lead", "lead not in"),
+    ("no_lead", "lead(s) ii not in"),
     ("wrong_fs", "sampling rate 250"),
     ("nan", "NaN samples"),
     ("short", "shorter than one"),

@@ -267,6 +267,22 @@ print('ok', 'ecgmodels' in sys.modules)
     assert run.stdout.split() == ["ok", "False"]
 
 
+def test_multi_lead_training_and_an_unconditional_generator_refusing_a_condition(exported, tmp_path):
+    """Two leads train and export like one ([n, 2, 400] out); no generator so far takes a condition,
+    and each place that will (G, the sampler, load_generator) says so instead of ignoring it."""
+    two = np.concatenate([toy_windows(), -toy_windows(seed=1)], axis=1)
+    res = train(TINY.replace(leads=2), two)
+    assert sampler(res.generator)(3, 0).shape == (3, 2, 400)
+    with pytest.raises(ValueError, match="unconditional"):
+        res.generator(torch.zeros(1, *res.generator.latent_shape), torch.zeros(1, 3))
+    with pytest.raises(ValueError, match="unconditional"):
+        sampler(res.generator)(3, 0, condition=np.zeros((3, 2)))
+    out, _ = exported
+    assert json.loads((out / "model.json").read_text())["condition"] is None
+    with pytest.raises(ValueError, match="unconditional"):
+        load_generator(out).sample(2, condition=np.zeros((2, 1)))
+
+
 def test_load_generator_samples_in_mv(exported):
     out, res = exported
     gen = load_generator(out)
