@@ -103,6 +103,15 @@ def connect(args: argparse.Namespace) -> dict:
     return {"cpus": cpus, "gpus": gpus, "nodes": len([n for n in ray.nodes() if n["Alive"]])}
 
 
+def trial_name(trial) -> str:
+    """A trial's number, as its name: Optuna's trial number, or for PBT the population index its
+    initial config carries (named once, when Tune creates the trial: a takeover copies another
+    trial's config, number included, but not its name)."""
+    from .space import params_of
+
+    return str(params_of(trial.config).get("trial_number", trial.trial_id))
+
+
 def make_tuner(args, data_ref_kwargs: dict, settings: dict, experiment_path: str, resources: dict, resume: bool,
                console):
     """The Tuner for a new search, or the restored one for --resume."""
@@ -110,7 +119,7 @@ def make_tuner(args, data_ref_kwargs: dict, settings: dict, experiment_path: str
     from ray.tune.schedulers import ASHAScheduler, PopulationBasedTraining
     from ray.tune.search.optuna import OptunaSearch
 
-    from .space import SPACES, initial_population, params_of
+    from .space import SPACES, initial_population
     from .trainable import run_trial
 
     trainable = tune.with_resources(tune.with_parameters(run_trial, **data_ref_kwargs, settings=settings),
@@ -151,7 +160,8 @@ def make_tuner(args, data_ref_kwargs: dict, settings: dict, experiment_path: str
                                     # rewriting earlier checkpoint folders in place (seen in bench runs; a
                                     # takeover after a resume still does, see the quality issue's note)
                                     max_concurrent_trials=concurrent, reuse_actors=args.scheduler != "pbt",
-                                    trial_dirname_creator=lambda t: f"trial_{params_of(t.config).get('trial_number', t.trial_id)}"),
+                                    # a trial's name is its number (trainable.own_number reads it back from Tune's context)
+                                    trial_name_creator=trial_name, trial_dirname_creator=lambda t: f"trial_{trial_name(t)}"),
         run_config=tune.RunConfig(name=name, storage_path=storage, verbose=2 if args.verbose else 0,
                                   failure_config=tune.FailureConfig(max_failures=2),
                                   # PBT restores one trial from another's checkpoint while that trial trains on: deleting

@@ -7,15 +7,12 @@ from pathlib import Path
 from ecgmodels.atomic import replace_file, write_text
 from ecgmodels.policy import BAR_MMD, BAR_ROUGHNESS, BAR_SHARE, BAR_SPREAD, choose, meets_bar
 
+from .space import param_names
+
 # The seed's published table (its own definitions, its leaky split): mean and [min, max], in the
 # shape of an evaluation result so it can sit in the legacy table.
 SEED_PUBLISHED = {"rmse_random": 0.078, "prd_seed": 14.82, "mmd_seed": 9e-4,
                   "ci": {"rmse_random": [0.021, 0.169], "prd_seed": [4.55, 49.19], "mmd_seed": [-6e-5, 1e-2]}}
-
-PARAMS = ["loss", "g_position", "g_lstm_units", "g_lstm_layers", "g_bidirectional", "latent_len", "latent_channels", "g_depth",
-          "g_width", "g_kernel", "d_depth", "d_width", "d_kernel", "g_lr", "d_lr", "batch_size", "d_steps", "g_ema",
-          "mmd_weight", "ms_weight", "d_mbstd", "d_spectral", "g_upsample", "g_mean_beat", "g_pca"]
-
 
 def write_outputs(run_dir: Path, grid, args, info: dict, ds, validation, seed_ref: dict | None,
                   cut: set[str] = frozenset()):
@@ -27,7 +24,8 @@ def write_outputs(run_dir: Path, grid, args, info: dict, ds, validation, seed_re
 
     from . import board as lb
     from .exporter import export_row
-    board = lb.from_results(grid, PARAMS, cut)
+    params = param_names(args.space)
+    board = lb.from_results(grid, params, cut)
     if board.empty:  # interrupted before any trial was created
         write_text(run_dir / "leaderboard.md", f"# Search `{info['name']}`\n\nNo trial had started.\n")
         return board
@@ -94,6 +92,6 @@ def write_outputs(run_dir: Path, grid, args, info: dict, ds, validation, seed_re
              "precision, recall, density and coverage; diversity is best at 1; lower is better for the rest.", "",
              lb.markdown(full, ["trial", "status", "pareto", "bar", "plausible", "epochs", "best_epoch", "wall_s", "score",
                                 *lb.METRIC_COLS, *lb.PLAUSIBILITY_COLS[1:]]
-                         + PARAMS + (["lineage"] if args.scheduler == "pbt" else [])), ""]
+                         + params + (["lineage"] if args.scheduler == "pbt" else [])), ""]
     write_text(run_dir / "leaderboard.md", "\n".join(lines))
     return board

@@ -153,3 +153,14 @@ def to_gan_config(params: dict, *, epochs: int, seed: int, leads: int = 1, windo
         "epochs": epochs,
         "seed": seed,
     })
+
+
+def param_names(space: str) -> list[str]:
+    """Every parameter a trial of `space` has, in the order the space suggests them, then its fixed
+    values (the leaderboard's parameter columns: derived here, so they cannot drift from the space)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
+    params = SPACES[space](trial)
+    return list(trial.params) + [k for k in params if k not in trial.params and k != "trial_number"]

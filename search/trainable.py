@@ -37,13 +37,9 @@ PENALTY = {m: REGISTRY[m].worst for m in (*POPULATION, *names("shape"))} | {
 # Also reported for the epoch just trained, as last_<name> (PBT ranks trials by last_rank)
 LAST = ("prd", "mmd", "coverage", "score", "rank")
 
-def own_number(config: dict) -> int:
-    """This trial's number: Optuna's trial number (0, 1, 2, ... in the order it asked), or for PBT the
-    population index its folder was named after (an exploit copies the donor's whole config,
-    'trial_number' included, so the config no longer says who the trial is)."""
-    if "params" in config:
-        return int(Path(tune.get_context().get_trial_dir()).name.removeprefix("trial_"))
-    return int(config["trial_number"])
+def own_number() -> int:
+    """This trial's number, from Tune's trial context: its name (search.cluster.trial_name)."""
+    return int(tune.get_context().get_trial_name())
 
 
 def lineage_text(best: dict, me: int) -> str:
@@ -73,7 +69,7 @@ def run_trial(config: dict, data: dict, settings: dict) -> None:
     """Tune function trainable. `config`: the searcher's params (flat, or under 'params' for PBT);
     `data`: the training windows and the `Validation` set-up (data_payload);
     `settings`: max_epochs, base seed, eval_n, gpus, threads."""
-    index = own_number(config)
+    index = own_number()
     seed = settings["seed"] * 10_000 + index  # explicit, recorded per trial
     torch.set_num_threads(max(1, int(settings["threads"])))
     device = "cuda" if settings["gpus"] > 0 and torch.cuda.is_available() else "cpu"
