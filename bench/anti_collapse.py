@@ -80,7 +80,7 @@ def table(rows: list[dict]) -> str:
         lines.append(f"| {r['name']} | {(t['mmd'] - f['mmd']) / (a['mmd'] - f['mmd']):.2f} | {r['mmd_v_ratio']:.2f} | {t['prd'] / f['prd']:.2f} | "
                      f"{t['precision'] / f['precision']:.2f} | {t['recall'] / f['recall']:.2f} | "
                      f"{t['coverage'] / f['coverage']:.2f} | {t['diversity']:.2f} | {r['r_peak_rate']:.2f} | "
-                     f"{r['roughness_ratio']:.1f} | {r['copy_ratio']:.2f} | {r['epoch']} | {r['seconds']:.0f} |")
+                     f"{r['roughness']:.1f} | {r['copy_ratio']:.2f} | {r['epoch']} | {r['seconds']:.0f} |")
     lines.append(f"\nFloor (real training beats) on test: MMD² {f['mmd']:.4f}, PRD {f['prd']:.1f}, precision "
                  f"{f['precision']:.2f}, recall {f['recall']:.2f}, coverage {f['coverage']:.2f}; average beat: "
                  f"MMD² {a['mmd']:.4f}, precision {a['precision']:.2f}, recall {a['recall']:.2f}, coverage "

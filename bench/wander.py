@@ -41,7 +41,8 @@ def run_one(job: tuple) -> dict:
     import datasets
     from ecgmodels.best import BestEpoch, Validation
     from ecgmodels.config import GanConfig
-    from ecgmodels.metrics import report, spread_profile_corr, stand_in
+    from ecgmodels.metrics import report, stand_in
+    from ecgmodels.shape import spread_profile_corr
     from ecgmodels.checkpoint import networks
     from ecgmodels.loop import train
     from ecgmodels.models import sampler

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import fiducial
-from .metrics import Kernel, baselines, evaluate, fit_kernel, r_peak_rate, roughness, too_few_beats
+from .metrics import Kernel, baselines, evaluate, fit_kernel, too_few_beats
 from .policy import meets_bar, rank, scalarised
 from .registry import POPULATION
+from .shape import r_peak_rate, roughness
 from .checkpoint import networks
 from .loop import EpochReport
 from .models import sampler

@@ -48,7 +48,8 @@ from typing import Callable
 
 import numpy as np
 
-from .registry import REGISTRY
+from .registry import METRICS, REGISTRY
+from .shape import r_peak_rate
 
 # Defaults, in one place.
 K_NN = 5  # neighbours for the k-NN balls (Naeem et al. use 5)
@@ -310,41 +311,12 @@ def copy_ratio(gen: np.ndarray, train: np.ndarray, held_out: np.ndarray) -> floa
     return float(np.median(d_gen) / np.median(d_real))
 
 
-R_PEAK_TOLERANCE_S = 0.020  # a beat "has its R peak at the R index" when its largest deflection is this close
-
-
-def r_peak_rate(beats: np.ndarray, r_index: int, fs: float, tolerance_s: float = R_PEAK_TOLERANCE_S) -> float:
-    """Share of beats whose largest deflection from their median (the R peak, or a QS on a negative
-    lead) lies within `tolerance_s` of `r_index`, where every real window puts its annotated R peak.
-    Beats with no QRS there (sinusoids, noise, shifted templates) score low."""
-    x = np.asarray(beats, dtype=np.float64).reshape(len(beats), -1, np.shape(beats)[-1])
-    dev = np.abs(x - np.median(x, axis=-1, keepdims=True)).max(axis=1)  # [n, window], over leads
-    return float((np.abs(dev.argmax(axis=1) - r_index) <= tolerance_s * fs).mean())
-
-
-def roughness(beats: np.ndarray) -> float:
-    """Mean squared second difference per sample: high-frequency energy. Divide a generator's by real
-    beats' to see ripple (nearest-neighbour upsampling leaves one at its repeat period)."""
-    return float(np.mean(np.diff(np.asarray(beats, dtype=np.float64), n=2, axis=-1) ** 2))
-
-
-def spread_profile_corr(gen: np.ndarray, real: np.ndarray) -> float:
-    """Pearson correlation, over the samples of the window, between the beat-to-beat standard
-    deviation of generated and of real beats. Real beats vary most at the QRS and the T wave; a
-    generator whose variation is a smooth wander spread evenly over the beat (which whole-beat MMD
-    and k-NN metrics can let pass) scores near 0."""
-    a, b = (np.asarray(x, dtype=np.float64).std(axis=0).ravel() for x in (gen, real))
-    if np.ptp(a) == 0 or np.ptp(b) == 0:  # e.g. identical beats: no profile to correlate
-        return 0.0
-    return float(np.corrcoef(a, b)[0, 1])
-
-
 def shape(gen: np.ndarray, real: np.ndarray, r_index: int, fs: float) -> dict:
-    """Per-beat shape checks beside the population metrics: R peak where real beats have it,
-    high-frequency energy relative to real beats ('roughness_ratio', ~1 for real-like smoothness),
-    and where along the beat the beats vary ('spread_profile_corr', 1 = as real beats do)."""
-    return {"r_peak_rate": r_peak_rate(gen, r_index, fs), "r_peak_rate_real": r_peak_rate(real, r_index, fs),
-            "roughness_ratio": roughness(gen) / roughness(real), "spread_profile_corr": spread_profile_corr(gen, real)}
+    """The registry's shape checks (ecgmodels.shape) of `gen` against `real`, both one lead, scaled
+    units: {name: value} for each, plus 'r_peak_rate_real' (real beats' own share, for the P/QRS/T
+    plausibility check)."""
+    return {m.name: m.compute(gen, real, r_index, fs) for m in METRICS if m.compute} | {
+        "r_peak_rate_real": r_peak_rate(real, r_index, fs)}
 
 
 def evaluate(gen: np.ndarray, real: np.ndarray, records: np.ndarray, kernel: Kernel, *, k: int = K_NN,

@@ -146,7 +146,7 @@ def page(rep: dict, png: bytes, title: str, source: str, usable: bool) -> str:
     extra = (f"MMD² as a V-statistic, multiple of real beats': {rep['mmd_v_ratio']:.2f}. Copy check (nearest training "
              f"beat, generated / real): {rep['copy_ratio']:.2f} (well below 1 = copying). Spread profile correlation "
              f"(where along the beat beats vary, 1 = as real): {shape['spread_profile_corr']:.2f}. "
-             f"Roughness / real: {shape['roughness_ratio']:.2f}.")
+             f"Roughness / real: {shape['roughness']:.2f}.")
     img = base64.b64encode(png).decode()
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>

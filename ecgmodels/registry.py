@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
+
+from .shape import r_peak_rate, roughness, spread_profile_corr
 
 # A diverged trial reports this for metrics where lower is better (the worst finite value Optuna takes).
 WORST = 1e4
@@ -23,8 +26,9 @@ class Metric:
     """One metric. `direction`: 'lower' or 'higher' is better, 'one' (best at 1), 'log-one' (best at 1
     on a log scale: a ratio where 0.5 and 2 are equally far off). `bounds`: where its values, and so its
     95 % interval, can lie. `kind`: 'population' (metrics.evaluate, on every split and epoch), 'legacy'
-    (the seed's definitions, test tables only), 'shape' (per epoch, beside the population metrics).
-    `page`: its row label in report.html's metrics table (None: not shown there)."""
+    (the seed's definitions, test tables only), 'shape' (ecgmodels.shape: `compute(gen, real, r_index,
+    fs)` on one lead, in every test report's 'shape'; `per_epoch`: also scored on validation every
+    epoch and shown in the leaderboard). `page`: its row label in report.html's metrics table."""
 
     name: str
     label: str
@@ -33,6 +37,8 @@ class Metric:
     kind: str
     about: str
     page: str | None = None
+    compute: Callable[..., float] | None = None
+    per_epoch: bool = False
 
     def sort_key(self, values):
         """Values mapped so that smaller is better (numpy arrays or pandas Series)."""
@@ -64,9 +70,15 @@ METRICS = (
     Metric("diversity", "diversity (1 = real)", "one", NON_NEGATIVE, "population",
            "beat-to-beat spread over real beats'", page="diversity (1 = as varied as real)"),
     Metric("rmse", "RMSE", "lower", NON_NEGATIVE, "population", "RMSE to the nearest real beat, scaled units"),
-    # per epoch, beside them
+    # shape checks, beside them (ecgmodels.shape)
     Metric("roughness", "roughness", "log-one", NON_NEGATIVE, "shape",
-           "mean squared second difference over the validation beats'"),
+           "mean squared second difference (high-frequency energy) over real beats'",
+           compute=lambda g, r, r_index, fs: roughness(g) / roughness(r), per_epoch=True),
+    Metric("r_peak_rate", "R at R ↑", "higher", UNIT, "shape", "share of beats whose largest deflection is at the R index",
+           compute=lambda g, r, r_index, fs: r_peak_rate(g, r_index, fs)),
+    Metric("spread_profile_corr", "spread profile r ↑", "higher", (-1.0, 1.0), "shape",
+           "correlation along the beat of generated and real beats' beat-to-beat spread",
+           compute=lambda g, r, r_index, fs: spread_profile_corr(g, r)),
     # the seed's own definitions (random pairing), in the legacy table's order
     Metric("rmse_random", "RMSE (random)", "lower", NON_NEGATIVE, "legacy", "RMSE with random pairing"),
     Metric("prd_seed", "PRD_seed (random, /10)", "lower", NON_NEGATIVE, "legacy", "the seed's PRD/10, random pairing"),
@@ -83,4 +95,5 @@ def names(kind: str) -> tuple[str, ...]:
 
 POPULATION = names("population")
 LEGACY = names("legacy")
-HIGHER_BETTER = tuple(m.name for m in METRICS if m.direction == "higher")
+# What a trial reports every epoch (validation): the leaderboard's metric columns
+PER_EPOCH = POPULATION + tuple(m.name for m in METRICS if m.per_epoch)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecgmodels.registry import POPULATION, REGISTRY, names
+from ecgmodels.registry import PER_EPOCH, REGISTRY
 from ecgmodels.policy import completed, order, pareto_mask
 
 from .space import params_of
@@ -20,7 +20,7 @@ from .space import params_of
 NO_METRICS = 1e4
 
 # the population metrics, and roughness over the validation beats' (part of the quality bar)
-METRIC_COLS = [*POPULATION, *names("shape")]
+METRIC_COLS = list(PER_EPOCH)
 # A completed trial's best epoch, checked once on validation (ecgmodels.best.Validation.plausibility):
 # plausible (1/0) and the share of its beats passing each check
 PLAUSIBILITY_COLS = ["plausible", "r_at_r", "qrs_ok", "p_wave", "t_wave"]

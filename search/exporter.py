@@ -10,7 +10,7 @@ import pandas as pd
 
 from ecgmodels.export import export
 from ecgmodels.metrics import Kernel, draw, report
-from ecgmodels.registry import POPULATION
+from ecgmodels.registry import PER_EPOCH
 from ecgmodels.page import plot_side_by_side
 from ecgmodels.page import write as write_report
 from ecgmodels.scorecard import verdict_of
@@ -39,7 +39,7 @@ def export_row(row: pd.Series, ds, out_dir: Path, eval_n: int, select: str, samp
     cfg, G, D, epoch, lineage = load_trial_generator(row["checkpoint"])
     rep = report(sampler(G), **ds.evaluation_inputs("test"), kernel=kernel, n=eval_n, seed=cfg.seed)
     metrics = {"selected_by": select, "trial": str(row["trial"]), "epoch": epoch, "epochs_trained": int(row["epochs"]),
-               "validation": {k: float(row[k]) for k in (*POPULATION, "roughness", "score") if k in row and pd.notna(row[k])},
+               "validation": {k: float(row[k]) for k in (*PER_EPOCH, "score") if k in row and pd.notna(row[k])},
                # whether its validation MMD^2 beat the average beat's (None: the run recorded no baseline)
                "validation_beats_average_beat": usable,
                # its best epoch's P/QRS/T check on validation (1/0; None: a run from before the check)

@@ -22,7 +22,7 @@ from ray import tune
 
 from ecgmodels.best import BestEpoch, Validation
 from ecgmodels.metrics import report
-from ecgmodels.registry import POPULATION, REGISTRY, names
+from ecgmodels.registry import PER_EPOCH, REGISTRY
 from ecgmodels.checkpoint import load_training_checkpoint, networks, save_checkpoint
 from ecgmodels.fit import fit
 from ecgmodels.loop import Outcome, train
@@ -32,7 +32,7 @@ from .board import NO_METRICS
 from .space import params_of, to_gan_config
 
 # Reported instead of real values when a trial diverged (NaN): the worst finite values.
-PENALTY = {m: REGISTRY[m].worst for m in (*POPULATION, *names("shape"))} | {
+PENALTY = {m: REGISTRY[m].worst for m in PER_EPOCH} | {
     "score": NO_METRICS, "rank": NO_METRICS, "bar": 0.0}
 # Also reported for the epoch just trained, as last_<name> (PBT ranks trials by last_rank)
 LAST = ("prd", "mmd", "coverage", "score", "rank")

@@ -441,7 +441,7 @@ def test_best_epoch_keeps_an_epoch_that_meets_the_bar_before_a_lower_score():
 
 def test_validation_measures_roughness_against_its_beats_and_the_bar_refuses_a_ripple():
     from ecgmodels.best import Validation, meets_bar
-    from ecgmodels.metrics import roughness
+    from ecgmodels.shape import roughness
 
     rng = np.random.default_rng(0)
     t = np.linspace(0, 1, 64)

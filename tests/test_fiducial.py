@@ -119,7 +119,8 @@ def test_real_average_sinusoid_and_noise_on_ludb(real_ludb):
     """On the test split: training beats are close to test beats in every feature; the average beat
     lacks real beats' spread (R amplitude, QT); a sinusoid and flat noise are flagged as not ECG."""
     import datasets
-    from ecgmodels.metrics import average_beat, r_peak_rate, stand_in
+    from ecgmodels.metrics import average_beat, stand_in
+    from ecgmodels.shape import r_peak_rate
 
     ds, _ = datasets.load_or_build(real_ludb, datasets.DatasetConfig())
     real = ds.to_mv(ds.part("test"))[:, 0]

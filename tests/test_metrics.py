@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from ecgmodels import metrics as M
+from ecgmodels import shape as S
 from ecgmodels.registry import POPULATION
 
 E = np.exp
@@ -167,19 +168,19 @@ def test_r_peak_rate_and_roughness_by_hand():
     beats[1, 0, 11] = -2.0  # a QS one sample off: within 1 sample (20 ms at 50 Hz)
     beats[2, 0, 15] = 1.0  # 5 samples off: out
     beats[3, 0, 3] = 1.0  # out
-    assert M.r_peak_rate(beats, r_index=10, fs=50.0, tolerance_s=0.02) == pytest.approx(0.5)
+    assert S.r_peak_rate(beats, r_index=10, fs=50.0, tolerance_s=0.02) == pytest.approx(0.5)
     # second differences of a zigzag +-1: (2 - -2...) = +-4 at every inner sample: mean square 16
     zigzag = np.array([[[1.0, -1.0] * 5]])
-    assert M.roughness(zigzag) == pytest.approx(16.0)
-    assert M.roughness(np.linspace(0, 1, 10)[None, None]) == pytest.approx(0.0, abs=1e-20)
+    assert S.roughness(zigzag) == pytest.approx(16.0)
+    assert S.roughness(np.linspace(0, 1, 10)[None, None]) == pytest.approx(0.0, abs=1e-20)
     # spread profile: beats varying only at sample 2 vs a set varying there too (and twice as much): r = 1;
     # vs one varying evenly everywhere but at sample 2: r = -1
     real = np.zeros((2, 1, 5))
     real[1, 0, 2] = 1.0
-    assert M.spread_profile_corr(2 * real, real) == pytest.approx(1.0)
+    assert S.spread_profile_corr(2 * real, real) == pytest.approx(1.0)
     even = np.zeros((2, 1, 5))
     even[1, 0, [0, 1, 3, 4]] = 1.0
-    assert M.spread_profile_corr(even, real) == pytest.approx(-1.0)
+    assert S.spread_profile_corr(even, real) == pytest.approx(-1.0)
 
 
 def test_report_on_synthetic_beats_has_intervals_and_a_verdict():

@@ -289,7 +289,7 @@ def test_asha_stops_weak_trials_and_keeps_them_off_the_front(synthetic_ludb, tmp
 
 
 def test_interrupted_search_resumes(synthetic_ludb, tmp_path):
-    cmd = tune_cmd(synthetic_ludb, tmp_path, "int", "--smoke", "--num-samples", "3", "--max-epochs", "20",
+    cmd = tune_cmd(synthetic_ludb, tmp_path, "int", "--smoke", "--num-samples", "3", "--max-epochs", "8",
                    "--max-concurrent", "1", "--reference-epochs", "1")
     proc = subprocess.Popen(cmd, cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     run_dir = tmp_path / "int"
@@ -314,7 +314,7 @@ def test_interrupted_search_resumes(synthetic_ludb, tmp_path):
     res = run([sys.executable, "-m", "search.tune", "--resume", str(run_dir)])
     assert res.returncode == 0, res.stdout + res.stderr
     after = board(run_dir)
-    assert len(after) == 3 and (after["status"] == "completed").all() and (after["epochs"] == 20).all()
+    assert len(after) == 3 and (after["status"] == "completed").all() and (after["epochs"] == 8).all()
     assert after["resumed_from"].max() > 0  # the interrupted trial went on from its checkpoint
     # the seed reference is recorded once the search ends, whether it finished before the Ctrl-C
     # (kept) or was cut by it (trained again by the resumed call)
@@ -380,7 +380,7 @@ def test_ctrl_c_to_the_whole_process_group_with_the_seed_reference(synthetic_lud
     2. The resumed call trains the reference again and finishes the trials; Ctrl-C while it waits for
        the reference: exit 3 at once again, every trial kept, the call's time added, still resumable.
     (The reference is far too long to finish here; test_smoke_search_end_to_end sees one finish.)"""
-    cmd = tune_cmd(synthetic_ludb, tmp_path, "cc", "--smoke", "--num-samples", "2", "--max-epochs", "30",
+    cmd = tune_cmd(synthetic_ludb, tmp_path, "cc", "--smoke", "--num-samples", "2", "--max-epochs", "10",
                    "--max-concurrent", "1", "--reference-epochs", "2000")
     run_dir = tmp_path / "cc"
     wall = 0.0
