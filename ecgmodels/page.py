@@ -144,9 +144,8 @@ def page(rep: dict, png: bytes, title: str, source: str, usable: bool) -> str:
         [lbl, f"{g[k]:.3g}", f"{fl[k]:.3g}", f"{av[k]:.3g}", d] for k, lbl, d in METRICS if k in g])
     shape = rep["shape"]  # present whenever features are (both need the R index)
     extra = (f"MMD² as a V-statistic, multiple of real beats': {rep['mmd_v_ratio']:.2f}. Copy check (nearest training "
-             f"beat, generated / real): {rep['copy_ratio']:.2f} (well below 1 = copying). Spread profile correlation "
-             f"(where along the beat beats vary, 1 = as real): {shape['spread_profile_corr']:.2f}. "
-             f"Roughness / real: {shape['roughness']:.2f}.")
+             f"beat, generated / real): {rep['copy_ratio']:.2f} (well below 1 = copying). Shape: "
+             + "; ".join(f"{m.label} {shape[m.name]:.2f} ({m.about})" for m in REGISTRY if m.compute and m.name in shape) + ".")
     img = base64.b64encode(png).decode()
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>

@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from .shape import r_peak_rate, roughness, spread_profile_corr
+from .shape import r_peak_rate, roughness, spread_profile_corr, steepest_slope
 
 # A diverged trial reports this for metrics where lower is better (the worst finite value Optuna takes).
 WORST = 1e4
@@ -79,6 +79,9 @@ METRICS = (
     Metric("spread_profile_corr", "spread profile r ↑", "higher", (-1.0, 1.0), "shape",
            "correlation along the beat of generated and real beats' beat-to-beat spread",
            compute=lambda g, r, r_index, fs: spread_profile_corr(g, r)),
+    Metric("slope", "steepest slope ratio", "log-one", NON_NEGATIVE, "shape",
+           "median steepest sample-to-sample change (the QRS upstroke) over real beats'",
+           compute=lambda g, r, r_index, fs: steepest_slope(g) / steepest_slope(r)),
     # the seed's own definitions (random pairing), in the legacy table's order
     Metric("rmse_random", "RMSE (random)", "lower", NON_NEGATIVE, "legacy", "RMSE with random pairing"),
     Metric("prd_seed", "PRD_seed (random, /10)", "lower", NON_NEGATIVE, "legacy", "the seed's PRD/10, random pairing"),

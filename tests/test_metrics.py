@@ -243,3 +243,14 @@ def test_the_registry_declares_each_metric_once_and_everything_reads_it():
     draws = np.array([0.9, 1.1, 1.3])  # bias 0.2 on an estimate of 0.9: shifted interval ~[0.71, 1.09]
     assert M.interval(0.9, draws, "coverage")[1] == 1.0 and M.interval(0.9, draws, "mmd")[1] > 1.0
     assert [c for c, _ in COLUMNS] == list(POPULATION) and set(POPULATION) < set(METRIC_COLS)
+
+
+def test_steepest_slope_by_hand():
+    """Beats [0, 1, 3, 2] and [0, -4, 0, 0]: steepest changes 2 and 4, median 3; halving the beats
+    halves it, so a generator drawing the halved ones has slope ratio 0.5 (a blunted QRS)."""
+    from ecgmodels.registry import REGISTRY
+
+    beats = np.array([[[0.0, 1, 3, 2]], [[0.0, -4, 0, 0]]])
+    assert S.steepest_slope(beats) == pytest.approx(3.0)
+    assert REGISTRY["slope"].compute(beats / 2, beats, 1, 500.0) == pytest.approx(0.5)
+    assert M.shape(beats / 2, beats, 1, 500.0)["slope"] == pytest.approx(0.5)
