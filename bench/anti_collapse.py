@@ -90,7 +90,7 @@ def table(rows: list[dict]) -> str:
 
 def variant_parser(doc: str, epochs: int, seed: int, example: str) -> argparse.ArgumentParser:
     """The options every one-config-many-variants benchmark takes (this one and bench/wander.py)."""
-    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=doc.split("\n\n")[0])
     p.add_argument("--epochs", type=int, default=epochs)
     p.add_argument("--seed", type=int, default=seed)
     p.add_argument("--eval-n", type=int, default=512, help="generated beats scored on test (default %(default)s)")

@@ -21,7 +21,7 @@ from search.board import resolve_in_run
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     p.add_argument("run", help="a search's run folder, e.g. results/ludb-ii-reference")
     args = p.parse_args(argv)
     run = Path(args.run)

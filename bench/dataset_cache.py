@@ -19,7 +19,7 @@ from datasets.cache import build, cache_key  # noqa: E402
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     p.add_argument("--data-dir")
     p.add_argument("--rounds", type=int, default=3)
     args = p.parse_args()

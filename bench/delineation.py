@@ -87,7 +87,7 @@ def feature_errors(beats: np.ndarray, found: np.ndarray, truth: np.ndarray, r_in
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     p.add_argument("--split", default="test", choices=("train", "val", "test", "all"))
     p.add_argument("--data-dir", help="LUDB folder (default: LUDB_DIR)")
     args = p.parse_args()

@@ -66,7 +66,7 @@ def run_group(args: argparse.Namespace, k: int) -> tuple[float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     p.add_argument("--variant", default="seed", help="model variant (default %(default)s)")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda (default %(default)s)")
     p.add_argument("--trials", type=int, default=4, help="trainers sharing the device (default %(default)s)")

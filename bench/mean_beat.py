@@ -16,7 +16,7 @@ import torch
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=int, default=1500)
     p.add_argument("--every", type=int, default=50)
     args = p.parse_args(argv)

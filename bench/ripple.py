@@ -21,7 +21,7 @@ def power(x: np.ndarray) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     p.add_argument("--model", action="append", required=True, help="export folder (repeatable)")
     p.add_argument("--n", type=int, default=512)
     args = p.parse_args(argv)

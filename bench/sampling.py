@@ -33,7 +33,7 @@ def rate(fn, z, rounds: int) -> float:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     p.add_argument("--variant", default="small")
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--rounds", type=int, default=5)

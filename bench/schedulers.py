@@ -92,7 +92,7 @@ def table(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     p.add_argument("--num-samples", type=int, default=8, help="trials for none and pbt; asha gets twice as many")
     p.add_argument("--max-epochs", type=int, default=30)
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2])

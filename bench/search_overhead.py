@@ -54,7 +54,7 @@ def run(mode: str, payload_ref, settings: dict, trials: int, cpus: int, storage:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     p.add_argument("--trials", type=int, default=8)
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--data-dir")

@@ -77,7 +77,7 @@ def load(data_dir: str | None) -> tuple[np.ndarray, str]:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     p.add_argument("--variant", default="small")
     p.add_argument("--epochs", type=int, default=3, help="epochs per timed run")
     p.add_argument("--rounds", type=int, default=3, help="alternating rounds of the two loops")

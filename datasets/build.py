@@ -37,7 +37,7 @@ def summary(ds: WindowDataset, hit: bool, seconds: float, entry: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
+    p = argparse.ArgumentParser(allow_abbrev=False, 
         prog="python -m datasets.build",
         description="Build (or find in the cache) the LUDB beat-window dataset every search trial trains "
         "on: 400-sample windows of the chosen leads with the R peak at index 150, in millivolts, noisy beats "

@@ -58,8 +58,10 @@ class DatasetConfig:
             raise ValueError(f"r_index={self.r_index} must lie inside the window [0, {self.window})")
         if self.highpass_hz is not None and not 0 < self.highpass_hz < self.fs / 2:
             raise ValueError(f"highpass_hz={self.highpass_hz} must lie in (0, {self.fs / 2}) Hz, or be None")
-        if len(self.split) != 3 or min(self.split) < 0 or abs(sum(self.split) - 1) > 1e-6:
-            raise ValueError(f"split={self.split} must be three non-negative fractions summing to 1")
+        # every part in (0, 1): a search needs validation beats to choose by and test beats to report on
+        if len(self.split) != 3 or not all(0 < f < 1 for f in self.split) or abs(sum(self.split) - 1) > 1e-6:
+            raise ValueError(f"split={','.join(f'{f:g}' for f in self.split)}: give three fractions (train, val, test), "
+                             "each above 0 and below 1, summing to 1, e.g. 0.8,0.1,0.1")
         if not -1 <= self.min_corr <= 1:
             raise ValueError(f"min_corr={self.min_corr} must lie in [-1, 1]")
 

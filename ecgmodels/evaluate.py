@@ -20,7 +20,7 @@ from .scorecard import ExportUnusable, markdown, open_export, recorded_validatio
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m ecgmodels.evaluate", description=__doc__.split("\n\n")[0],
+    p = argparse.ArgumentParser(allow_abbrev=False, prog="python -m ecgmodels.evaluate", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="example:\n  python -m ecgmodels.evaluate --model results/ludb-ii-reference/best --write")
     p.add_argument("--model", required=True, help="export folder (holds model.json and checkpoint.pt)")

@@ -232,6 +232,6 @@ def plot_side_by_side(gen_mv: np.ndarray, real_mv: np.ndarray | None, info: dict
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
+    replace_file(path, lambda tmp: fig.savefig(tmp, dpi=90, format="png"))
     plt.close(fig)
     return path

@@ -16,7 +16,7 @@ from .page import write
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m ecgmodels.report", description=__doc__.split("\n\n")[0],
+    p = argparse.ArgumentParser(allow_abbrev=False, prog="python -m ecgmodels.report", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="example:\n  python -m ecgmodels.report --model results/ludb-ii-reference/best\n"
                                 "then open results/ludb-ii-reference/best/report.html in a browser")

@@ -47,7 +47,7 @@ def write_beats(beats_mv: np.ndarray, info: dict, fmt: str, out: Path) -> list[P
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m ecgmodels.sample",
+    p = argparse.ArgumentParser(allow_abbrev=False, prog="python -m ecgmodels.sample",
                                 description="Generate ECG beats in millivolts from an exported generator folder.")
     p.add_argument("--model", required=True, help="export folder (holds generator.pt2, model.json, checkpoint.pt)")
     p.add_argument("--n", type=int, default=16, help="beats to generate (default %(default)s)")

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from . import page
+from .atomic import replace_file, write_text
 from .best import Validation
 from .config import VARIANTS, GanConfig, variant
 from .data import load_windows, require_datasets
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     require_datasets()
     from datasets.options import add_dataset_args
 
-    p = argparse.ArgumentParser(
+    p = argparse.ArgumentParser(allow_abbrev=False, 
         prog="python -m ecgmodels.train",
         description="Train one LSTM-GAN variant on the cached LUDB beat windows, score it on the validation "
         "and test splits (ecgmodels.metrics: MMD with a fixed kernel, PRD both ways, precision, recall, density, "
@@ -133,11 +134,11 @@ def main(argv: list[str] | None = None) -> int:
                f"written by python -m ecgmodels.train; re-create with python -m ecgmodels.report --model {out.as_posix()}",
                verdict_of(test, None)["usable"])
     section = markdown(test, f"{args.variant} (epoch {epoch})")
-    (out / "metrics.md").write_text(f"# {args.variant}: {result.outcome.value}, {result.epochs} epochs, "
+    write_text(out / "metrics.md", f"# {args.variant}: {result.outcome.value}, {result.epochs} epochs, "
                                     f"epoch {epoch} kept ({args.keep})\n\n{section}\n")
     import pandas as pd
 
-    pd.DataFrame(metrics_rows(test)).to_csv(out / "metrics.csv", index=False)
+    replace_file(out / "metrics.csv", lambda tmp: pd.DataFrame(metrics_rows(test)).to_csv(tmp, index=False))
     print(section)
     print(f"export written to {out}/ (generator.pt2, model.json, checkpoint.pt, metrics.md, metrics.csv, report.html, report.png)")
     return 0 if result.outcome in (Outcome.COMPLETED, Outcome.STOPPED) else 3

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ecgmodels.registry import PER_EPOCH, REGISTRY
+from ecgmodels.atomic import replace_file
 from ecgmodels.policy import completed, order, pareto_mask
 
 from .space import params_of
@@ -215,6 +216,6 @@ def plot_pareto(df: pd.DataFrame, baselines: dict, out: Path, seed_ref: dict | N
     ax.legend(fontsize=7)
     ax.set_title("Search: PRD vs MMD (lower is better)")
     fig.tight_layout()
-    fig.savefig(out, dpi=90)
+    replace_file(out, lambda tmp: fig.savefig(tmp, dpi=90, format="png"))
     plt.close(fig)
     return out

@@ -19,6 +19,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ecgmodels.atomic import UnsafeTarget
 from ecgmodels.checkpoint import CheckpointError
 from ecgmodels.metrics import TEST_N, Kernel, fit_kernel, too_few_beats
 from ecgmodels.policy import SELECT, choose
@@ -28,7 +29,7 @@ from .exporter import export_row
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m search.export",
+    p = argparse.ArgumentParser(allow_abbrev=False, prog="python -m search.export",
                                 description="Export a trial of a finished search (re-evaluated on the test split).")
     p.add_argument("--run", required=True, help="the run folder, e.g. results/quickstart")
     p.add_argument("--trial", type=int, help="trial number (the leaderboard's 'trial' column); default: --select")
@@ -70,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         kernel = Kernel.from_dict(info["kernel"]) if "kernel" in info else fit_kernel(ds.part("train"))
         rep = export_row(row, ds, out, test_n, args.select if args.trial is None else f"trial {args.trial}", png,
                          kernel, usable if average else None)
+    except UnsafeTarget as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except (CheckpointError, OSError, RuntimeError) as exc:
         # Ray's trial checkpoints (<run>/tune, or --storage-path) are not part of a copied or committed run
         print(f"error: cannot read trial {row['trial']}'s checkpoint {row['checkpoint']}: {exc}. Trial checkpoints live "

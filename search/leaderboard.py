@@ -20,7 +20,7 @@ from .board import METRIC_COLS, RANKS, baseline_rows, rank, read_board
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m search.leaderboard",
+    p = argparse.ArgumentParser(allow_abbrev=False, prog="python -m search.leaderboard",
                                 description="Print a search's leaderboard (results/<name>/leaderboard.csv), re-ranked.")
     p.add_argument("run", help="the run folder, e.g. results/quickstart")
     p.add_argument("--by", default="score", choices=RANKS,

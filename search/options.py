@@ -24,7 +24,7 @@ class UsageError(Exception):
 def build_parser() -> argparse.ArgumentParser:
     from datasets.options import add_dataset_args
 
-    p = argparse.ArgumentParser(
+    p = argparse.ArgumentParser(allow_abbrev=False, 
         prog="python -m search.tune",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="The driver builds or finds the cached window dataset once, puts it in Ray's object store, and\n"

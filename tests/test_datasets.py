@@ -484,9 +484,12 @@ def test_unknown_lead_and_bad_config():
 
 
 def test_empty_split_is_an_error(ludb_copy, tmp_path):
-    with pytest.raises(CacheError, match="val split is empty"):
-        build(ludb_copy, tmp_path, split=(0.96, 0.04, 0.0))
+    with pytest.raises(CacheError, match="val split is empty"):  # 4 % of 12 records: none
+        build(ludb_copy, tmp_path, split=(0.95, 0.04, 0.01))
     assert not list(tmp_path.glob("windows-*/"))
+    for split in ((0.9, 0.1, 0.0), (1.0, 0.0, 0.0), (float("nan"), 0.5, 0.5), (0.5, 0.6, -0.1)):
+        with pytest.raises(ValueError, match="each above 0 and below 1"):  # before any work, naming the value
+            DatasetConfig(split=split)
 
 
 def test_download_from_a_mirror_is_verified_and_moved_into_place(synthetic_ludb, tmp_path, monkeypatch):

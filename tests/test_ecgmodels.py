@@ -704,3 +704,23 @@ def test_ema_decay_reaches_the_configured_value():
     assert ema_decay(0.999, 0) == 0.0  # the first step copies G
     assert ema_decay(0.999, EMA_WARMUP // 2) == pytest.approx(0.4995)
     assert ema_decay(0.999, EMA_WARMUP) == ema_decay(0.999, 3000) == 0.999  # then exactly the config's decay
+
+
+def test_outputs_never_go_through_a_planted_link(tmp_path):
+    """A symlinked output (samples.png pointing outside the run folder) is refused, the outside file
+    untouched; a link planted at the temporary name an older writer used is never followed."""
+    import os
+
+    from ecgmodels.atomic import UnsafeTarget, write_text
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep me")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "samples.png").symlink_to(outside)
+    with pytest.raises(UnsafeTarget, match="symbolic link"):
+        write_text(run / "samples.png", "html")
+    (run / f".report.html.tmp-{os.getpid()}").symlink_to(outside)
+    write_text(run / "report.html", "<html>")
+    assert outside.read_text() == "keep me" and (run / "report.html").read_text() == "<html>"
+    assert sorted(p.name for p in run.iterdir()) == [f".report.html.tmp-{os.getpid()}", "report.html", "samples.png"]
