@@ -334,8 +334,8 @@ def test_interrupted_search_resumes(synthetic_ludb, tmp_path):
 
 
 def test_pbt_takes_over_weights_records_lineage_and_resumes_after_sigterm(synthetic_ludb, tmp_path):
-    cmd = tune_cmd(synthetic_ludb, tmp_path, "pbt", "--smoke", "--num-samples", "4", "--max-epochs", "15",
-                   "--scheduler", "pbt", "--perturb-every", "3", "--max-concurrent", "2")
+    cmd = tune_cmd(synthetic_ludb, tmp_path, "pbt", "--smoke", "--num-samples", "4", "--max-epochs", "10",
+                   "--scheduler", "pbt", "--perturb-every", "2", "--max-concurrent", "2")
     proc = subprocess.Popen(cmd, cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     run_dir = tmp_path / "pbt"
     deadline = time.time() + 120
@@ -353,7 +353,7 @@ def test_pbt_takes_over_weights_records_lineage_and_resumes_after_sigterm(synthe
     b = board(run_dir)
     # every trial ended (the smoke space's tiny nets may collapse: an outcome, not a failure)
     assert len(b) == 4 and set(b["status"]) <= {"completed", "collapsed"}
-    assert (b.loc[b["status"] == "completed", "epochs"] == 15).all() and (b["status"] == "completed").any()
+    assert (b.loc[b["status"] == "completed", "epochs"] == 10).all() and (b["status"] == "completed").any()
     assert sorted(b["trial"]) == [0, 1, 2, 3]  # each trial keeps its own number through takeovers
     # With 2 trials at a time, the worse of them takes over the better's weights at a perturbation step.
     assert b["lineage"].fillna("").str.contains("@ epoch|trained by trial").any(), b[["trial", "lineage"]]
@@ -380,7 +380,7 @@ def test_ctrl_c_to_the_whole_process_group_with_the_seed_reference(synthetic_lud
     2. The resumed call trains the reference again and finishes the trials; Ctrl-C while it waits for
        the reference: exit 3 at once again, every trial kept, the call's time added, still resumable.
     (The reference is far too long to finish here; test_smoke_search_end_to_end sees one finish.)"""
-    cmd = tune_cmd(synthetic_ludb, tmp_path, "cc", "--smoke", "--num-samples", "2", "--max-epochs", "10",
+    cmd = tune_cmd(synthetic_ludb, tmp_path, "cc", "--smoke", "--num-samples", "2", "--max-epochs", "6",
                    "--max-concurrent", "1", "--reference-epochs", "2000")
     run_dir = tmp_path / "cc"
     wall = 0.0
@@ -421,16 +421,16 @@ def test_faults_retry_divergence_and_errors(synthetic_ludb, tmp_path):
     # tests/faults/sitecustomize.py wraps the trainable's training loop in every process of the search
     env = {**ENV, "ECG_SEARCH_FAULTS": f"raise@0,nan@1,crash@2:{tmp_path}",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "tests" / "faults"), ENV.get("PYTHONPATH")]))}
-    res = run(tune_cmd(synthetic_ludb, tmp_path, "faults", "--smoke", "--max-epochs", "4"), env=env)
+    res = run(tune_cmd(synthetic_ludb, tmp_path, "faults", "--smoke", "--max-epochs", "3"), env=env)
     assert res.returncode == 1, res.stdout + res.stderr
     assert "failed beyond the retry budget" in res.stderr
     b = board(tmp_path / "faults").set_index("trial")
     assert b.loc[0, "status"] == "error" and "injected failure" in b.loc[0, "error"]
     assert b.loc[1, "status"] == "diverged"
     for t in (2, 3):
-        assert b.loc[t, "status"] == "completed" and b.loc[t, "epochs"] == 4
+        assert b.loc[t, "status"] == "completed" and b.loc[t, "epochs"] == 3
         assert b.loc[t, "resumed_from"] == 2 and (tmp_path / f"crashed-{t}").exists()
-        assert 1 <= b.loc[t, "best_epoch"] <= 4
+        assert 1 <= b.loc[t, "best_epoch"] <= 3
     assert (tmp_path / "faults" / "best" / "model.json").exists()  # the best of what finished
 
 
