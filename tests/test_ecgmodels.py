@@ -520,6 +520,7 @@ def test_a_selection_kept_before_roughness_is_measured_on_its_generator_when_a_r
 # --------------------------------------------------------------------------------------- CLIs
 
 
+@pytest.mark.slow(32)
 def test_train_and_sample_clis(synthetic_ludb, tmp_path):
     out = tmp_path / "exp"
     run = subprocess.run(
@@ -550,6 +551,7 @@ def test_train_and_sample_clis(synthetic_ludb, tmp_path):
     assert bad.returncode == 2 and "g_lstm_units" in bad.stderr
 
 
+@pytest.mark.slow(48)
 def test_train_cli_on_real_ludb_exports_a_loadable_generator(real_ludb, tmp_path):
     """Issue 3's check on real data: lead-II windows -> train -> export -> torch-only load -> WFDB."""
     out = tmp_path / "real"

@@ -114,7 +114,7 @@ def test_plausibility_checks_by_hand():
 
 
 @pytest.mark.ludb
-@pytest.mark.slow
+@pytest.mark.slow(33)
 def test_real_average_sinusoid_and_noise_on_ludb(real_ludb):
     """On the test split: training beats are close to test beats in every feature; the average beat
     lacks real beats' spread (R amplitude, QT); a sinusoid and flat noise are flagged as not ECG."""

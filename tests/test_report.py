@@ -91,7 +91,7 @@ def test_report_renders_in_a_headless_browser(tmp_path):
 
 
 @pytest.mark.ludb
-@pytest.mark.slow
+@pytest.mark.slow(23)
 def test_report_cli_on_the_committed_reference(real_ludb, tmp_path):
     run = subprocess.run([sys.executable, "-m", "ecgmodels.report", "--model", "results/ludb-ii-reference/best",
                           "--data-dir", str(real_ludb), "--out", str(tmp_path), "--n", "256"],

@@ -66,6 +66,8 @@ def test_every_space_draws_valid_configs_and_names_what_pbt_perturbs(space):
     (["--lead", "v9"], "unknown lead"),
     (["--eval-n", "0"], "--eval-n 0"),
     (["--test-n", "5"], "--test-n 5"),
+    (["--num", "3"], "unrecognized arguments: --num 3"),  # a prefix is not taken for --num-samples
+    (["--split", "0.9,0.1,0"], "each above 0 and below 1"),
 ])
 def test_bad_options_fail_fast(synthetic_ludb, tmp_path, extra, message):
     res = run(tune_cmd(synthetic_ludb, tmp_path, "bad", *extra))
@@ -143,6 +145,7 @@ def test_resume_of_moved_copied_and_never_started_runs(tmp_path):
         load_resume(call)
 
 
+@pytest.mark.slow(30)
 def test_joining_no_cluster_is_one_line_not_a_traceback(synthetic_ludb, tmp_path):
     import shutil
     import tempfile
@@ -188,6 +191,7 @@ def board(run_dir: Path) -> pd.DataFrame:
     return pd.read_csv(run_dir / "leaderboard.csv")
 
 
+@pytest.mark.slow(110)
 def test_smoke_search_end_to_end(synthetic_ludb, tmp_path):
     """The whole path on the smoke space, then re-ranking, exporting another trial, and resuming a run
     stopped before Tune first saved. Its Ray temp folder holds a stale `ray_current_cluster` naming a
@@ -277,6 +281,7 @@ def _smoke_search(synthetic_ludb, tmp_path, env):
     assert board(run_dir)["status"].tolist() == ["completed"] * 4
 
 
+@pytest.mark.slow(40)
 def test_asha_stops_weak_trials_and_keeps_them_off_the_front(synthetic_ludb, tmp_path):
     res = run(tune_cmd(synthetic_ludb, tmp_path, "asha", "--smoke", "--num-samples", "6", "--max-epochs", "8",
                        "--scheduler", "asha", "--max-concurrent", "2"))
@@ -288,6 +293,7 @@ def test_asha_stops_weak_trials_and_keeps_them_off_the_front(synthetic_ludb, tmp
     assert b.loc[b["pareto"], "status"].eq("completed").all()
 
 
+@pytest.mark.slow(85)
 def test_interrupted_search_resumes(synthetic_ludb, tmp_path):
     cmd = tune_cmd(synthetic_ludb, tmp_path, "int", "--smoke", "--num-samples", "3", "--max-epochs", "8",
                    "--max-concurrent", "1", "--reference-epochs", "1")
@@ -333,6 +339,7 @@ def test_interrupted_search_resumes(synthetic_ludb, tmp_path):
     assert ex.returncode == 2 and "re-run the search's command" in ex.stderr and "Traceback" not in ex.stderr
 
 
+@pytest.mark.slow(100)
 def test_pbt_takes_over_weights_records_lineage_and_resumes_after_sigterm(synthetic_ludb, tmp_path):
     cmd = tune_cmd(synthetic_ludb, tmp_path, "pbt", "--smoke", "--num-samples", "4", "--max-epochs", "10",
                    "--scheduler", "pbt", "--perturb-every", "2", "--max-concurrent", "2")
@@ -373,6 +380,7 @@ def wait_for(path: Path, text: str, timeout: float) -> str:
     raise AssertionError(f"no {text!r} in {path} within {timeout} s; it holds: {seen[-2000:]}")
 
 
+@pytest.mark.slow(60)
 def test_ctrl_c_to_the_whole_process_group_with_the_seed_reference(synthetic_ludb, tmp_path):
     """Ctrl-C in a terminal signals every process of the group, Ray's workers included.
     1. During the trials: exit 3 at once (not after the seed reference's remaining epochs), the cut
@@ -415,6 +423,7 @@ def test_ctrl_c_to_the_whole_process_group_with_the_seed_reference(synthetic_lud
             assert len(b) == 2 and (b["status"] == "completed").all()  # the trials are kept, not re-run
 
 
+@pytest.mark.slow(50)
 def test_faults_retry_divergence_and_errors(synthetic_ludb, tmp_path):
     """Trial 0 raises on every attempt (errors after its retries), trial 1 diverges, trials 2-3 lose
     their worker once after epoch 2 and finish from that checkpoint; the search goes on; exit 1."""
@@ -465,6 +474,7 @@ def cluster_spare():
     c.shutdown()
 
 
+@pytest.mark.slow(35)
 def test_two_node_cluster_runs_trials_on_both(cluster, synthetic_ludb, tmp_path):
     res = run(tune_cmd(synthetic_ludb, tmp_path, "c2", "--smoke", "--num-samples", "4", "--max-epochs", "6",
                        "--address", cluster.address))
@@ -474,6 +484,7 @@ def test_two_node_cluster_runs_trials_on_both(cluster, synthetic_ludb, tmp_path)
     assert (b["status"] == "completed").all() and b["node"].nunique() == 2
 
 
+@pytest.mark.slow(40)
 def test_node_removed_mid_trial_finishes_on_the_other(cluster_spare, synthetic_ludb, tmp_path):
     cluster = cluster_spare
     cmd = tune_cmd(synthetic_ludb, tmp_path, "rm", "--smoke", "--num-samples", "1", "--max-epochs", "60",
