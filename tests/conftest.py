@@ -38,13 +38,3 @@ def _isolated_cache(tmp_path, monkeypatch):
     """Never touch the user's cache or a real LUDB_DIR unless a test asks for it."""
     monkeypatch.setenv("ECG_SEARCH_CACHE", str(tmp_path / "ecg-search-cache"))
 
-
-def pytest_collection_modifyitems(items):
-    """Slow tests first, longest first (`@pytest.mark.slow(seconds)`: a measured estimate). With
-    two workers (pytest-xdist) the long searches then run beside each other while short tests fill
-    the gaps, instead of one long search running alone at the end."""
-    def seconds(item) -> float:
-        mark = item.get_closest_marker("slow")
-        return float(mark.args[0]) if mark and mark.args else (20.0 if mark else 0.0)
-
-    items.sort(key=seconds, reverse=True)  # stable: the rest keep their order
