@@ -28,9 +28,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ecgmodels.best import meets_bar, mmd_scale  # the quality bar (see the docstring)
+from ecgmodels.policy import meets_bar, mmd_scale  # the quality bar (see the docstring)
 
-BAR_SCORE = 1.2  # ecgmodels.best.scalarised: real beats ~1.0, the average beat ~2.1
+BAR_SCORE = 1.2  # ecgmodels.policy.scalarised: real beats ~1.0, the average beat ~2.1
 
 
 def timeline(run: Path) -> pd.DataFrame:

@@ -24,6 +24,9 @@ def replace_file(path: str | os.PathLike, write: Callable[[Path], object]) -> Pa
         raise UnsafeTarget(f"refusing to write {path}: it is a symbolic link (to {os.readlink(path)}), and writing "
                            "through it would change a file outside this folder; remove the link, or write elsewhere")
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; outputs are shared as an ordinary file would be
     os.close(fd)
     tmp = Path(name)
     try:

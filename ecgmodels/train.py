@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=0, help="CPU threads for torch (default: torch's choice)")
     p.add_argument("--eval-n", type=int, default=TEST_N, help="generated beats scored on the test split (default %(default)s)")
     p.add_argument("--keep", choices=("best", "last"), default="best",
-                   help="export the epoch with the best validation score (ecgmodels.best.scalarised, every epoch on "
+                   help="export the epoch with the best validation score (ecgmodels.policy.scalarised, every epoch on "
                    "256 beats), or the last epoch (default %(default)s)")
     p.add_argument("--out", help="export folder (default results/train-<variant>)")
     add_dataset_args(p)

@@ -37,9 +37,17 @@ PENALTY = {m: REGISTRY[m].worst for m in PER_EPOCH} | {
 # Also reported for the epoch just trained, as last_<name> (PBT ranks trials by last_rank)
 LAST = ("prd", "mmd", "coverage", "score", "rank")
 
-def own_number() -> int:
-    """This trial's number, from Tune's trial context: its name (search.cluster.trial_name)."""
-    return int(tune.get_context().get_trial_name())
+def own_number(config: dict) -> int:
+    """This trial's number, from Tune's trial context: its name (search.cluster.trial_name). A search
+    started before trials were named so keeps Tune's own names when resumed: there, Optuna's number
+    in the config, or for PBT the population index its folder was named after."""
+    ctx = tune.get_context()
+    name = ctx.get_trial_name()
+    if name.isdigit():
+        return int(name)
+    if "params" in config:
+        return int(Path(ctx.get_trial_dir()).name.removeprefix("trial_"))
+    return int(config["trial_number"])
 
 
 def lineage_text(best: dict, me: int) -> str:
@@ -69,7 +77,7 @@ def run_trial(config: dict, data: dict, settings: dict) -> None:
     """Tune function trainable. `config`: the searcher's params (flat, or under 'params' for PBT);
     `data`: the training windows and the `Validation` set-up (data_payload);
     `settings`: max_epochs, base seed, eval_n, gpus, threads."""
-    index = own_number()
+    index = own_number(config)
     seed = settings["seed"] * 10_000 + index  # explicit, recorded per trial
     torch.set_num_threads(max(1, int(settings["threads"])))
     device = "cuda" if settings["gpus"] > 0 and torch.cuda.is_available() else "cpu"
